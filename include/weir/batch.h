@@ -1,0 +1,84 @@
+/* weir/batch.h: schemas, rows and batches, the units that travel between operators.
+ *
+ * A batch holds up to `capacity` rows of one schema in row-major order: row r's values are
+ * values[r * n_fields .. +n_fields). Each row has an event time (ts) and the watermark of its
+ * input as it stood just BEFORE that row (wm): operators that care about time (windows) advance
+ * to wm[r] before handling row r, which makes results independent of how rows were batched.
+ * `wm_after` is the watermark after the last row (or the only content of an empty batch, which
+ * is how a pure watermark travels). WEIR_BATCH_END marks the end of the channel's input.
+ *
+ * A row may also carry its original JSON object text (raw) so that fields no transform reads are
+ * written back unchanged. Strings in a batch point into its arena or into memory that outlives
+ * the batch. Ownership: a batch passed to an operator is borrowed for the duration of the call;
+ * an operator that keeps rows copies what it keeps. */
+#ifndef WEIR_BATCH_H
+#define WEIR_BATCH_H
+
+#include "weir/arena.h"
+#include "weir/value.h"
+
+#include <stdint.h>
+
+#define WEIR_TIME_MIN               INT64_MIN /* watermark before the first record: -infinity */
+#define WEIR_TIME_MAX               INT64_MAX /* watermark at the end of a bounded input: +infinity */
+#define WEIR_BATCH_DEFAULT_CAPACITY 1024
+
+/* Field list of a stream. Created once when the graph is built; immutable afterwards and shared
+ * by every batch of that stream (any thread may read it). */
+typedef struct weir_schema {
+    uint32_t n_fields;
+    char **names;     /* owned, NUL-terminated */
+    weir_type *types; /* declared type of each field, or WEIR_TYPE_ANY */
+    bool has_raw;     /* rows carry their original JSON object (pass-through of unread fields) */
+    uint32_t n_raw;   /* with has_raw: fields [0, n_raw) were read from the raw object (a writer
+                         writes the raw object, then the fields after n_raw) */
+    uint32_t refs;    /* reference count (graph-building thread only) */
+} weir_schema;
+
+/* A schema with n fields named names[i] (copied) of types[i] (NULL: all ANY). NULL on no
+ * memory. Destroy with weir_schema_unref. */
+weir_schema *weir_schema_create(uint32_t n, const char *const *names, const weir_type *types);
+weir_schema *weir_schema_ref(weir_schema *s);
+void weir_schema_unref(weir_schema *s);
+/* Index of the field called name, or -1. */
+int weir_schema_find(const weir_schema *s, const char *name);
+
+typedef struct weir_raw {
+    const char *text; /* the record's original JSON object, or NULL */
+    uint32_t len;
+} weir_raw;
+
+enum { WEIR_BATCH_END = 1 };
+
+typedef struct weir_batch {
+    const weir_schema *schema;
+    uint32_t n_rows, capacity;
+    uint32_t flags;
+    int64_t wm_after;   /* watermark after the last row */
+    int64_t *ts;        /* [capacity] event time of each row */
+    int64_t *wm;        /* [capacity] watermark before each row */
+    weir_value *values; /* [capacity * schema->n_fields] */
+    weir_raw *raw;      /* [capacity] when schema->has_raw, else NULL */
+    const char *origin; /* input the rows came from (file path, topic/partition), or NULL */
+    int64_t *pos;       /* [capacity] line number (or offset) of each row in origin, 0 unknown */
+    weir_arena arena;   /* strings and other memory of the rows */
+} weir_batch;
+
+/* A batch for up to capacity rows of schema (not owned: it must outlive the batch).
+ * NULL on no memory. */
+weir_batch *weir_batch_create(const weir_schema *schema, uint32_t capacity);
+void weir_batch_destroy(weir_batch *b);
+/* Empties the batch for reuse (keeps its memory). */
+void weir_batch_clear(weir_batch *b);
+static inline bool weir_batch_full(const weir_batch *b)
+{
+    return b->n_rows == b->capacity;
+}
+/* Appends a row with every value null and returns its values, or NULL when the batch is full. */
+weir_value *weir_batch_append(weir_batch *b, int64_t ts, int64_t wm);
+static inline weir_value *weir_batch_row(const weir_batch *b, uint32_t r)
+{
+    return b->values + (size_t)r * b->schema->n_fields;
+}
+
+#endif

@@ -1,0 +1,48 @@
+/* weir/graph.h: adding nodes to a pipeline, for operator and connector authors.
+ *
+ * The DSL calls (weir_read_file, weir_combine, ...) are thin wrappers over
+ * weir_pipeline_add_node: a node is an operator class, its configuration, its inputs and the
+ * schemas of its outputs. The engine knows nothing of particular operators. */
+#ifndef WEIR_GRAPH_H
+#define WEIR_GRAPH_H
+
+#include "weir/operator.h"
+#include "weir/pipeline.h"
+
+typedef struct weir_node_spec {
+    const char *kind;                 /* e.g. "ReadFromFile", for messages and graphs */
+    const char *name;                 /* node name (NULL: kind, made unique) */
+    const weir_operator_class *cls;
+    void *config;                     /* taken over, also on failure */
+    void (*config_free)(void *config);
+    weir_stream *const *inputs;       /* n_inputs streams of this pipeline */
+    uint32_t n_inputs;
+    weir_schema *schema;              /* main output (NULL for sinks); taken over */
+    weir_schema *extra[4];            /* extra output ports 1..n_extra; taken over */
+    uint32_t n_extra;
+    bool keyed;                       /* input must be partitioned by key (exchange) */
+} weir_node_spec;
+
+/* Adds a node; returns its main output stream, or the pipeline's failed stream (with the error
+ * recorded) when p is failed already or the spec is invalid. Never NULL if p is not NULL. */
+weir_stream *weir_pipeline_add_node(weir_pipeline *p, const weir_node_spec *spec);
+/* The pipeline's failed stream (what builder calls return after an error). */
+weir_stream *weir_pipeline_failed_stream(weir_pipeline *p);
+/* The pipeline a stream belongs to (NULL for NULL). */
+weir_pipeline *weir_stream_pipeline(const weir_stream *s);
+/* Whether s is the failed stream (a builder call before failed). */
+bool weir_stream_failed(const weir_stream *s);
+/* Output `port` of the node that produces s (port 0 is s itself's node main output). */
+weir_stream *weir_stream_port(weir_stream *s, uint32_t port);
+/* Kind and name of the node producing s. */
+const char *weir_stream_kind(const weir_stream *s);
+
+/* Read-only walk over the graph for front ends (weir graph). */
+uint32_t weir_pipeline_node_count(const weir_pipeline *p);
+const char *weir_pipeline_node_kind(const weir_pipeline *p, uint32_t i);
+const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i);
+/* Inputs of node i as (node index, port) pairs; returns their number. */
+uint32_t weir_pipeline_node_inputs(const weir_pipeline *p, uint32_t i, uint32_t *nodes,
+                                   uint32_t *ports, uint32_t max);
+
+#endif

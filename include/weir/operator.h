@@ -1,0 +1,106 @@
+/* weir/operator.h: the operator interface, for weir's own operators and user-written ones.
+ *
+ * The pipeline is a graph of nodes; when it runs, every node is instantiated once per worker
+ * (an instance is touched only by its worker's thread). An instance receives batches on its
+ * inputs through `process` and pushes its results to its consumers with weir_operator_emit,
+ * synchronously: the batch it emits is borrowed by the consumers for the duration of the call,
+ * so it may point into the input batch. State an operator keeps past the call must be copied.
+ *
+ * Time: each row carries the watermark of its input as it stood before that row, and each batch
+ * the watermark after its last row (see weir/batch.h). An operator with several inputs tracks a
+ * watermark per input and uses the minimum. Operators that do not care about time forward the
+ * rows' watermarks unchanged. End of input is a batch flagged WEIR_BATCH_END with wm_after
+ * WEIR_TIME_MAX, sent once per input.
+ *
+ * Sources are operators with no inputs whose `pull` the worker calls when it has room. */
+#ifndef WEIR_OPERATOR_H
+#define WEIR_OPERATOR_H
+
+#include "weir/batch.h"
+
+#include <stdint.h>
+
+typedef struct weir_operator weir_operator;
+typedef struct weir_worker weir_worker;
+
+/* What a source's pull returns (>= 0), besides negative WEIR_E* codes. */
+enum {
+    WEIR_PULL_MORE = 0, /* it emitted something and has more now */
+    WEIR_PULL_IDLE = 1, /* nothing available now; it will call weir_worker_wake when there is */
+    WEIR_PULL_END = 2,  /* its input is over and it has emitted its END batch */
+};
+
+typedef struct weir_operator_class {
+    const char *name;
+    /* Creates the instance's private state from the node's configuration (borrowed: it lives as
+     * long as the graph). Return 0 or a negative code, with a message in errbuf. */
+    int (*open)(weir_operator *op, const void *config, char *errbuf, size_t errlen);
+    /* Handles one batch that arrived on input `input`. 0 or a negative code (the message set
+     * with weir_operator_fail). Must not be NULL for operators with inputs. */
+    int (*process)(weir_operator *op, uint32_t input, const weir_batch *b);
+    /* Sources only: emit at most about max_rows rows. Returns WEIR_PULL_* or a negative code. */
+    int (*pull)(weir_operator *op, uint32_t max_rows);
+    /* Optional: processing time has reached now (ms); called when a deadline asked for with
+     * weir_operator_wake_at has passed. */
+    int (*on_time)(weir_operator *op, int64_t now);
+    /* Optional: the run is stopping (signal): sources end their input as if bounded. */
+    void (*stop)(weir_operator *op);
+    /* Frees the private state; called once, also after a failed open. */
+    void (*close)(weir_operator *op);
+} weir_operator_class;
+
+/* One consumer of an operator's output. */
+typedef struct weir__edge {
+    weir_operator *to;
+    uint32_t input; /* which input of `to` */
+    uint32_t port;  /* which output of the producer: 0 main, others extra outputs */
+} weir__edge;
+
+struct weir_operator {
+    const weir_operator_class *cls;
+    weir_worker *worker;
+    const weir_schema *out_schema; /* schema of what it emits (set by the graph) */
+    const char *name;              /* node name, for messages */
+    void *state;                   /* the class's private state */
+    uint32_t n_inputs;
+    weir__edge *out; /* consumers */
+    uint32_t n_out;
+    uint32_t index;   /* node index in the graph */
+    int64_t deadline; /* processing-time wake-up wanted (WEIR_TIME_MAX: none) */
+};
+
+/* Pushes b to every consumer of op's main output. Returns the first error a consumer returned. */
+int weir_operator_emit(weir_operator *op, const weir_batch *b);
+/* The same for output `port` (1, 2, ...: error and late outputs, in the order the node declares
+ * them). Emitting to a port nobody consumes does nothing. */
+int weir_operator_emit_port(weir_operator *op, uint32_t port, const weir_batch *b);
+/* Whether anything consumes output port of op. */
+bool weir_operator_port_used(const weir_operator *op, uint32_t port);
+/* Records a runtime failure of op ("what is wrong", printf-style) as the worker's error, unless
+ * one is already recorded, and returns code (for `return weir_operator_fail(...)`). */
+int weir_operator_fail(weir_operator *op, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Processing time now (ms since the epoch) as seen by op's worker: the real clock, or the
+ * injected one in tests. */
+int64_t weir_operator_now(const weir_operator *op);
+/* Asks for on_time to be called once processing time reaches t (replaces an earlier request;
+ * WEIR_TIME_MAX cancels). */
+void weir_operator_wake_at(weir_operator *op, int64_t t);
+/* Counts records dropped as late (for the run summary). */
+void weir_operator_count_late(weir_operator *op, uint64_t n);
+/* Counts records sent to an error output (for the run summary). */
+void weir_operator_count_errors(weir_operator *op, uint64_t n);
+/* Counts records read by a source / written by a sink (for the run summary and progress). */
+void weir_operator_count_read(weir_operator *op, uint64_t n);
+void weir_operator_count_written(weir_operator *op, uint64_t n);
+/* Reports a source's current watermark (for progress display). */
+void weir_operator_report_watermark(weir_operator *op, int64_t wm);
+/* Rows per batch this run uses. */
+uint32_t weir_operator_batch_size(const weir_operator *op);
+
+/* Makes the worker pull op (a source that returned WEIR_PULL_IDLE) again. Worker thread only. */
+void weir_worker_wake(weir_operator *op);
+/* The libuv loop of op's worker, for sources and sinks that wait on I/O. Worker thread only. */
+struct uv_loop_s *weir_worker_loop(weir_operator *op);
+
+#endif

@@ -1,0 +1,24 @@
+/* operators/combine.h: configuration of the windowed, keyed aggregation (the Combine node),
+ * private to operators/. The DSL (operators/combine_dsl.c) fills it; operators/combine.c runs
+ * it. Exposed for the tests, which drive the operator directly against the reference model. */
+#ifndef WEIR_OPERATORS_COMBINE_H
+#define WEIR_OPERATORS_COMBINE_H
+
+#include "aggregate.h"
+#include "weir/operator.h"
+#include "weir/window.h"
+
+typedef struct combine_config {
+    uint32_t n_group;
+    int32_t *group;      /* input columns of the key */
+    agg_set aggs;
+    weir_windowing windowing; /* trigger owned */
+    bool late_output;    /* port 1 gets records dropped from all their windows */
+    int32_t op_field;    /* input column "op" of a change log (-1: none) */
+    const weir_schema *in_schema; /* of the input (late output rows keep it); not owned */
+} combine_config;
+
+extern const weir_operator_class weir__combine_class;
+void weir__combine_config_free(void *config);
+
+#endif
