@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# tests/e2e/run_e2e.sh: end-to-end tests of the built `weir` command: the examples produce their
+# documented output, and bad input gives the documented exit status and message.
+#   tests/e2e/run_e2e.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+weir="$build/weir"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
+
+# expect_run NAME STATUS STDERR_REGEX -- ARGS...: runs weir (from $src), checks status and stderr
+expect_run() {
+  local name=$1 status=$2 regex=$3
+  shift 4
+  (cd "$src" && "$weir" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null)
+  local rc=$?
+  if [ "$rc" != "$status" ]; then
+    bad "$name" "exit status $rc, expected $status" "$(head -5 "$tmp/err")"
+  elif [ -n "$regex" ] && ! grep -Eq -- "$regex" "$tmp/err"; then
+    bad "$name" "stderr does not match /$regex/:" "$(head -5 "$tmp/err")"
+  else
+    ok "$name"
+  fi
+}
+
+same_file() { # NAME ACTUAL EXPECTED
+  if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$3" "$2" | head -10)"; fi
+}
+
+# --- the examples ---
+expect_run "example clicks_per_user.yaml runs" 0 "read 10 records, wrote 6, dropped 1 as late" -- \
+  run examples/clicks_per_user.yaml --progress=never --set "pipeline.transforms[3].config.path=$tmp/clicks.jsonl"
+same_file "example clicks_per_user.yaml output" "$tmp/clicks.jsonl" "$src/examples/clicks_per_user.expected.jsonl"
+
+"$build/examples/clicks_per_user" "$src/examples/data/clicks.jsonl" "$tmp/clicks_c.jsonl" 2>"$tmp/err"
+same_file "example clicks_per_user.c output" "$tmp/clicks_c.jsonl" "$src/examples/clicks_per_user.expected.jsonl"
+
+for y in "$src"/examples/*.yaml; do
+  base=$(basename "$y" .yaml)
+  [ "$base" = clicks_per_user ] && continue
+  exp="$src/examples/$base.expected.jsonl"
+  [ -f "$exp" ] || continue
+  out=$(grep -E '^\s+path: [^ ]+\.jsonl$' "$y" | tail -1 | awk '{print $2}')
+  rm -f "$src/$out"
+  expect_run "example $base.yaml runs" 0 "" -- run "examples/$base.yaml" --progress=never
+  same_file "example $base.yaml output" "$src/$out" "$exp"
+  rm -f "$src/$out"
+done
+
+# --- the command ---
+expect_run "--version" 0 "" -- --version
+grep -q '^weir [0-9]' "$tmp/out" && ok "--version prints the version" || bad "--version prints the version" "$(cat "$tmp/out")"
+expect_run "help" 0 "" -- help
+grep -q 'weir run FILE.yaml' "$tmp/out" && ok "help lists run" || bad "help lists run"
+expect_run "help run" 0 "" -- help run
+expect_run "unknown command" 2 "unknown command" -- frobnicate
+expect_run "run without a file" 2 "no pipeline file" -- run
+expect_run "bad --progress" 2 "--progress takes" -- run examples/clicks_per_user.yaml --progress=sometimes
+
+# --stats
+expect_run "--stats" 0 "" -- run examples/clicks_per_user.yaml --progress=never --stats "$tmp/stats.json" \
+  --set "pipeline.transforms[3].config.path=$tmp/c2.jsonl"
+if grep -q '"records_read":10,"records_written":6,"dropped_late":1,"errors":0' "$tmp/stats.json"; then
+  ok "--stats JSON"; else bad "--stats JSON" "$(cat "$tmp/stats.json")"; fi
+
+# --- bad input: runtime failures exit 1 with one message ---
+mk() { # NAME CONTENT: a pipeline reading $tmp/NAME.jsonl
+  printf '%s\n' "$2" >"$tmp/$1.jsonl"
+  cat >"$tmp/$1.yaml" <<Y
+pipeline:
+  type: chain
+  transforms:
+    - type: ReadFromFile
+      config: {path: $tmp/$1.jsonl, format: json, timestamp: ts}
+    - type: WriteToFile
+      config: {path: $tmp/$1.out.jsonl, format: json}
+Y
+}
+mk badjson '{"ts":1,"a":2}
+{"ts":2,"a":}'
+expect_run "unparseable JSON line" 1 "^weir: error: $tmp/badjson.jsonl:2: .*column 12" -- run "$tmp/badjson.yaml" --progress=never
+mk nots '{"ts":1}
+{"x":2}'
+expect_run "missing timestamp" 1 "^weir: error: $tmp/nots.jsonl:2: missing timestamp field 'ts'" -- run "$tmp/nots.yaml" --progress=never
+mk badts '{"ts":"yesterday"}'
+expect_run "unparseable timestamp" 1 "^weir: error: $tmp/badts.jsonl:1: .*neither an integer nor RFC 3339" -- run "$tmp/badts.yaml" --progress=never
+mk rfc '{"ts":"2024-01-02T03:04:05.678Z","a":1}'
+expect_run "RFC 3339 timestamp" 0 "read 1 records" -- run "$tmp/rfc.yaml" --progress=never
+same_file "pass-through keeps the record" "$tmp/rfc.out.jsonl" "$tmp/rfc.jsonl"
+mk missing '{"ts":1}'
+rm "$tmp/missing.jsonl"
+expect_run "missing input file" 1 "^weir: error: $tmp/missing.jsonl: No such file or directory" -- run "$tmp/missing.yaml" --progress=never
+mk unwritable '{"ts":1}'
+sed -i "s|$tmp/unwritable.out.jsonl|$tmp/no/such/dir/out.jsonl|" "$tmp/unwritable.yaml"
+expect_run "unwritable output" 1 "^weir: error: $tmp/no/such/dir/out.jsonl: No such file or directory" -- run "$tmp/unwritable.yaml" --progress=never
+
+# error_handling routes bad lines and the run goes on
+printf '%s\n' '{"ts":1,"a":1}' 'not json' '{"ts":3,"a":3}' >"$tmp/eh.jsonl"
+cat >"$tmp/eh.yaml" <<Y
+pipeline:
+  transforms:
+    - type: ReadFromFile
+      name: In
+      config:
+        path: $tmp/eh.jsonl
+        timestamp: ts
+        error_handling: {output: bad}
+    - type: WriteToFile
+      input: In
+      config: {path: $tmp/eh.good.jsonl}
+    - type: WriteToFile
+      input: In.bad
+      config: {path: $tmp/eh.bad.jsonl}
+Y
+expect_run "error_handling output" 0 "1 errors" -- run "$tmp/eh.yaml" --progress=never
+if [ "$(wc -l <"$tmp/eh.good.jsonl")" = 2 ] && grep -q "\"source\":\"$tmp/eh.jsonl:2\",\"record\":\"not json\"" "$tmp/eh.bad.jsonl"; then
+  ok "error_handling rows"; else bad "error_handling rows" "$(cat "$tmp/eh.good.jsonl" "$tmp/eh.bad.jsonl")"; fi
+
+# --- invalid pipelines exit 2 with FILE:LINE:COLUMN ---
+printf 'pipeline:\n  transforms:\n    - type: ReadFromFile\n      config: {path: [x\n' >"$tmp/syntax.yaml"
+expect_run "YAML syntax error" 2 "^$tmp/syntax.yaml:[0-9]+:[0-9]+: error: " -- run "$tmp/syntax.yaml"
+printf 'pipeline:\n  type: chain\n  transforms:\n    - type: ReadFromFlie\n      config: {path: x}\n' >"$tmp/unknown.yaml"
+expect_run "unknown transform" 2 "^$tmp/unknown.yaml:4:13: error: .*ReadFromFlie.*did you mean 'ReadFromFile'" -- validate "$tmp/unknown.yaml"
+printf 'pipeline:\n  type: chain\n  transforms:\n    - type: Create\n      config: {elements: [{a: 1}]}\n    - type: Combine\n      windowng: {type: fixed, size: 10s}\n      config: {group_by: a, combine: {n: count}}\n    - type: LogForTesting\n' >"$tmp/key.yaml"
+expect_run "misspelled key" 2 "^$tmp/key.yaml:7:7: error: unknown key 'windowng' \(did you mean 'windowing'\?\)" -- validate "$tmp/key.yaml"
+printf 'pipeline:\n  type: chain\n  transforms:\n    - type: Create\n      config: {elements: [{a: 1}]}\n    - type: Combine\n      windowing: {type: fixed, size: 10parsecs}\n      config: {group_by: a, combine: {n: count}}\n    - type: LogForTesting\n' >"$tmp/dur.yaml"
+expect_run "bad duration" 2 "^$tmp/dur.yaml:7:37: error: .*10parsecs" -- validate "$tmp/dur.yaml"
+printf 'pipeline:\n  type: chain\n  transforms:\n    - type: Create\n      config: {elements: [{a: 1}]}\n    - type: Filter\n      config: {keep: "a >"}\n    - type: LogForTesting\n' >"$tmp/expr.yaml"
+expect_run "bad expression" 2 "^$tmp/expr.yaml:7:" -- validate "$tmp/expr.yaml"
+expect_run "validate a good file" 0 "" -- validate examples/clicks_per_user.yaml
+
+echo
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
