@@ -70,6 +70,7 @@ struct weir_worker {
     const weir_run_options *opt;
     int status; /* first error */
     bool stopping;
+    bool any_deadline; /* some operator asked for a processing-time wake-up */
 };
 
 #endif

@@ -71,7 +71,11 @@ int64_t weir_operator_now(const weir_operator *op)
     return op->worker->clock(op->worker->clock_ctx);
 }
 
-void weir_operator_wake_at(weir_operator *op, int64_t t) { op->deadline = t; }
+void weir_operator_wake_at(weir_operator *op, int64_t t)
+{
+    op->deadline = t;
+    if (t != WEIR_TIME_MAX) op->worker->any_deadline = true;
+}
 
 void weir_operator_count_late(weir_operator *op, uint64_t n)
 {
@@ -171,9 +175,11 @@ static void close_all(weir_worker *w)
 
 static void arm_timer(weir_worker *w);
 
-static void on_timer(uv_timer_t *t)
+/* Calls on_time of every operator whose processing-time deadline has passed. Called from the
+ * timer and after every pull, so that an injected clock moved by a source (tests) takes effect
+ * exactly between the batches it separates. */
+static void run_due(weir_worker *w)
 {
-    weir_worker *w = t->data;
     int64_t now = w->clock(w->clock_ctx);
     for (uint32_t i = 0; i < w->n_ops && !w->status; i++) {
         weir_operator *op = &w->ops[i];
@@ -183,6 +189,12 @@ static void on_timer(uv_timer_t *t)
             if (rc && !w->status) w->status = rc;
         }
     }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    weir_worker *w = t->data;
+    run_due(w);
     if (w->status) {
         close_all(w);
         return;
@@ -241,6 +253,7 @@ static void on_pump(uv_idle_t *h)
             if (!w->status) w->status = rc;
             break;
         }
+        if (w->any_deadline) run_due(w);
         if (rc == WEIR_PULL_END) {
             w->sources[i] = w->sources[--w->n_sources];
             w->source_idle[i] = w->source_idle[w->n_sources];

@@ -81,6 +81,15 @@ struct keyent {
     uint32_t n_win, cap_win;
     win **wins; /* sorted by start */
     uint64_t seq;
+    /* slicing mode (see "sliding windows by slicing" below) */
+    char *slices;         /* ring of slice states: [count int64][agg block] each */
+    uint32_t n_slices;    /* slices held, from slice_first on */
+    uint32_t cap_slices;  /* ring capacity (power of two) */
+    uint32_t head;        /* ring index of slice_first */
+    uint16_t n_timers;    /* key timer entries pointing here */
+    uint16_t pad;
+    int64_t slice_first;  /* start of the first slice held */
+    int64_t next_due;     /* earliest key timer pending (INT64_MAX: none) */
     weir_value key[]; /* n_group values; strings copied after them */
 };
 
@@ -106,6 +115,11 @@ typedef struct combine {
     size_t table_cap, n_keys;
     uint64_t key_seq;
     /* time */
+    bool slicing;     /* sliding windows by slicing (default trigger, no lateness) */
+    int64_t slice;    /* slice width: gcd(size, period) */
+    size_t slice_size; /* bytes of one slice: count + agg block */
+    timer_heap key_timers;
+    void *scratch_block;
     int64_t wm;     /* input watermark */
     int64_t out_wm; /* watermark of the rows emitted */
     timer_heap event_timers, proc_timers;
@@ -416,7 +430,7 @@ static keyent *key_find(combine *c, const weir_value *row, uint64_t h, bool crea
     }
     keyent *k = malloc(sizeof *k + ng * sizeof(weir_value) + extra);
     if (!k) return NULL;
-    *k = (keyent){.hash = h, .seq = c->key_seq++};
+    *k = (keyent){.hash = h, .seq = c->key_seq++, .next_due = INT64_MAX};
     char *p = (char *)(k->key + ng);
     for (uint32_t i = 0; i < ng; i++) {
         k->key[i] = row[c->cfg->group[i]];
@@ -453,6 +467,7 @@ static void key_remove(combine *c, keyent *k)
     c->table[i] = NULL;
     c->n_keys--;
     free(k->wins);
+    free(k->slices);
     free(k);
 }
 
@@ -659,11 +674,20 @@ static void timer_done(combine *c, win *w)
     if (--w->n_timers == 0 && (w->flags & W_DEAD)) win_free(c, w);
 }
 
+static void slice_advance(combine *c, int64_t wm);
+static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row, int sign,
+                         bool *dropped_some);
+
 /* Moves the input watermark to wm and fires what became due, in order of window end. */
 static void advance(combine *c, int64_t wm)
 {
     if (wm <= c->wm) return;
     c->wm = wm;
+    if (c->slicing) {
+        slice_advance(c, wm);
+        c->out_wm = wm;
+        return;
+    }
     const timer_entry *t;
     while ((t = timer_heap_top(&c->event_timers)) && t->time <= wm) {
         win *w = timer_heap_pop(&c->event_timers).target;
@@ -757,11 +781,14 @@ static bool handle_session(combine *c, keyent *k, int64_t t, const weir_value *r
         if (c->default_trigger) {
             target->flags &= ~W_ONTIME_DONE;
         } else {
+            /* watermark parts sit at the root or under a repeat (weir_trigger_validate) */
             tstate *st = win_tstate(c, target);
-            const tnode *root = &c->nodes[0];
-            if (root->type == WEIR_TRIGGER_AFTER_WATERMARK) {
-                st[0].phase = 0;
-                if (root->late >= 0) t_reset(c, st, root->late);
+            for (uint32_t i = 0; i < c->n_nodes; i++) {
+                const tnode *n = &c->nodes[i];
+                if (n->type != WEIR_TRIGGER_AFTER_WATERMARK) continue;
+                st[i].phase = 0;
+                st[i].finished = 0;
+                if (n->late >= 0) t_reset(c, st, n->late);
             }
         }
         if (same) {
@@ -787,6 +814,11 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
     if (!k) return fail_nomem(c), true;
     bool kept = false;
     *dropped_some = false;
+    if (c->slicing) {
+        kept = slice_record(c, k, t, row, sign, dropped_some);
+        if (k->n_slices == 0 && k->n_timers == 0) key_remove(c, k);
+        return kept;
+    }
     switch (c->wf.type) {
     case WEIR_WINDOW_SESSIONS:
         kept = handle_session(c, k, t, row, sign, now);
@@ -832,6 +864,161 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
     }
     if (k->n_win == 0) key_remove(c, k);
     return kept;
+}
+
+
+/* ---- sliding windows by slicing ----
+ *
+ * With the default trigger and no allowed lateness every sliding window emits exactly one pane,
+ * when the watermark passes its end. Then a record does not need to update the size/period
+ * windows it falls in: each key keeps partial aggregates per slice of width gcd(size, period)
+ * (Scotty's and Arroyo's technique), and a window's value is the combination of its slices,
+ * computed once, when it fires. A record that arrives after some of its windows fired still lands
+ * in its slice: those windows already emitted without it (it was dropped from them, §3) and the
+ * later ones include it, as the spec requires. Slices are kept sorted in a compact array per key;
+ * those whose last window fired are dropped. One timer per key points at its next window end with
+ * data. Other configurations use the general per-window path above. */
+
+static inline int64_t mod_pos(int64_t a, int64_t m)
+{
+    int64_t r = a % m;
+    return r < 0 ? r + m : r;
+}
+
+/* Smallest window end > x (ends are ≡ offset + size mod period). */
+static inline int64_t end_after(const combine *c, int64_t x)
+{
+    int64_t eoff = mod_pos(c->wf.offset + c->wf.size, c->wf.period);
+    if (x == INT64_MAX) return INT64_MAX;
+    int64_t y = x + 1;
+    int64_t up = mod_pos(eoff - y, c->wf.period);
+    return sat_add(y, up);
+}
+
+static inline int64_t *slice_entry(const combine *c, const keyent *k, uint32_t i)
+{
+    /* entry: [start int64][count int64][agg block] */
+    return (int64_t *)(k->slices + ((size_t)k->head + i) * c->slice_size);
+}
+
+static void key_timer(combine *c, keyent *k, int64_t t)
+{
+    if (t >= k->next_due) return;
+    k->next_due = t;
+    if (timer_heap_push(&c->key_timers, t, k)) return fail_nomem(c);
+    k->n_timers++;
+}
+
+/* The slice entry for start a, created (sorted) when missing; NULL on no memory. */
+static int64_t *slice_get(combine *c, keyent *k, int64_t a)
+{
+    uint32_t lo = 0, hi = k->n_slices;
+    while (lo < hi) { /* first entry with start >= a; usually the last one */
+        uint32_t mid = (lo + hi) / 2;
+        if (slice_entry(c, k, mid)[0] < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < k->n_slices && slice_entry(c, k, lo)[0] == a) return slice_entry(c, k, lo);
+    if (k->head + k->n_slices == k->cap_slices) {
+        if (k->head > 0) { /* compact */
+            memmove(k->slices, k->slices + (size_t)k->head * c->slice_size, (size_t)k->n_slices * c->slice_size);
+            k->head = 0;
+        } else {
+            uint32_t cap = k->cap_slices ? k->cap_slices * 2 : 4;
+            char *ns = realloc(k->slices, (size_t)cap * c->slice_size);
+            if (!ns) return NULL;
+            k->slices = ns;
+            k->cap_slices = cap;
+        }
+    }
+    char *at = (char *)slice_entry(c, k, lo);
+    memmove(at + c->slice_size, at, (size_t)(k->n_slices - lo) * c->slice_size);
+    k->n_slices++;
+    int64_t *e = (int64_t *)at;
+    e[0] = a;
+    e[1] = 0;
+    agg_init(&c->cfg->aggs, e + 2);
+    return e;
+}
+
+static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row, int sign,
+                         bool *dropped_some)
+{
+    int64_t period = c->wf.period, size = c->wf.size;
+    int64_t last_start = weir_fixed_start(t, period, c->wf.offset);
+    if (c->wm >= sat_add(last_start, size)) { /* every window of t has fired: late (§3) */
+        *dropped_some = true;
+        return false;
+    }
+    /* earlier windows of t may have fired already: then t is dropped from those */
+    int64_t first_start = last_start;
+    while (first_start - period > t - size) first_start -= period;
+    *dropped_some = c->wm >= sat_add(first_start, size);
+    int64_t *e = slice_get(c, k, weir_fixed_start(t, c->slice, c->wf.offset));
+    if (!e) return fail_nomem(c), true;
+    e[1] += sign;
+    if (agg_add(&c->cfg->aggs, e + 2, row, sign)) fail_nomem(c);
+    int64_t due = end_after(c, c->wm > t ? c->wm : t);
+    key_timer(c, k, due);
+    return true;
+}
+
+/* Fires every window of k whose end is <= wm, in order of end, and drops finished slices. */
+static void slice_fire(combine *c, keyent *k, int64_t wm)
+{
+    int64_t size = c->wf.size, period = c->wf.period;
+    while (k->next_due <= wm && !c->status) {
+        int64_t e = k->next_due, s = e - size;
+        void *acc = c->scratch_block;
+        agg_finish(&c->cfg->aggs, acc);
+        agg_init(&c->cfg->aggs, acc);
+        int64_t n = 0;
+        for (uint32_t i = 0; i < k->n_slices; i++) {
+            int64_t *sl = slice_entry(c, k, i);
+            if (sl[0] >= e) break;
+            if (sl[0] < s || sl[1] == 0) continue;
+            n += sl[1];
+            if (agg_merge(&c->cfg->aggs, acc, sl + 2)) fail_nomem(c);
+        }
+        if (n != 0) {
+            win w = {.start = s, .end = e};
+            emit_row(c, k, &w, acc, WEIR_PANE_ON_TIME, 0, true, WEIR_OP_INSERT);
+        }
+        /* drop the slices whose every window has now fired */
+        int64_t keep_from = sat_add(e, period) - size;
+        while (k->n_slices && slice_entry(c, k, 0)[0] < keep_from) {
+            agg_finish(&c->cfg->aggs, slice_entry(c, k, 0) + 2);
+            k->head++;
+            k->n_slices--;
+        }
+        if (k->n_slices == 0) {
+            k->head = 0;
+            k->next_due = INT64_MAX;
+            break;
+        }
+        int64_t next = end_after(c, e);
+        int64_t first = slice_entry(c, k, 0)[0];
+        int64_t by_data = end_after(c, first);
+        k->next_due = next > by_data ? next : by_data;
+    }
+}
+
+static void slice_advance(combine *c, int64_t wm)
+{
+    const timer_entry *t;
+    while ((t = timer_heap_top(&c->key_timers)) && t->time <= wm) {
+        timer_entry te = timer_heap_pop(&c->key_timers);
+        keyent *k = te.target;
+        k->n_timers--;
+        if (te.time == k->next_due) {
+            slice_fire(c, k, wm);
+            if (k->next_due != INT64_MAX && timer_heap_push(&c->key_timers, k->next_due, k) == 0)
+                k->n_timers++;
+        }
+        if (k->n_slices == 0 && k->n_timers == 0) key_remove(c, k);
+    }
 }
 
 static int combine_process(weir_operator *op, uint32_t input, const weir_batch *b)
@@ -928,7 +1115,10 @@ static void free_all_windows(combine *c)
         keyent *k = c->table[i];
         if (!k) continue;
         for (uint32_t j = 0; j < k->n_win; j++) all[m++] = k->wins[j];
+        if (c->cfg->aggs.owns_memory)
+            for (uint32_t j = 0; j < k->n_slices; j++) agg_finish(&c->cfg->aggs, slice_entry(c, k, j) + 2);
         free(k->wins);
+        free(k->slices);
         free(k);
         c->table[i] = NULL;
     }
@@ -945,6 +1135,9 @@ static void combine_close(weir_operator *op)
     if (c->table) free_all_windows(c);
     timer_heap_free(&c->event_timers);
     timer_heap_free(&c->proc_timers);
+    timer_heap_free(&c->key_timers);
+    if (c->scratch_block) agg_finish(&c->cfg->aggs, c->scratch_block);
+    free(c->scratch_block);
     free(c->table);
     free(c->due);
     free(c->nodes);
@@ -978,6 +1171,19 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
         compile_node(c, t);
     }
     c->agg_size = cfg->aggs.state_size;
+    c->slicing = c->wf.type == WEIR_WINDOW_SLIDING && c->default_trigger && c->lateness == 0;
+    if (c->slicing) {
+        int64_t a = c->wf.size, b = c->wf.period;
+        while (b) {
+            int64_t r = a % b;
+            a = b;
+            b = r;
+        }
+        c->slice = a;
+        c->slice_size = 2 * sizeof(int64_t) + c->agg_size;
+        c->scratch_block = calloc(1, c->agg_size);
+        if (!c->scratch_block) return WEIR_ENOMEM;
+    }
     c->n_blocks = c->mode == WEIR_RETRACTING ? 2 : 1;
     c->tstate_off = sizeof(win) + (size_t)c->n_blocks * c->agg_size;
     c->win_size = c->tstate_off + (c->default_trigger ? 0 : c->n_nodes * sizeof(tstate));

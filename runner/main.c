@@ -2,6 +2,7 @@
  * the YAML file to the builder, runs the pipeline with signal handling and progress, and maps
  * outcomes to exit statuses: 0 done, 1 runtime failure, 2 invalid pipeline or usage. */
 #include "build.h"
+#include "kafka_dev.h"
 #include "progress.h"
 #include "weir/weir.h"
 
@@ -17,12 +18,14 @@ static const char usage_main[] =
     "Usage:\n"
     "  weir run FILE.yaml [--set path=value ...] [--progress=auto|always|never] [--stats FILE]\n"
     "  weir validate FILE.yaml [--set path=value ...]\n"
+    "  weir kafka-dev [--brokers N] [--topic NAME:PARTITIONS ...]\n"
     "  weir help [COMMAND]\n"
     "  weir --version\n"
     "\n"
     "Commands:\n"
     "  run       run the pipeline until its bounded inputs end (or SIGINT/SIGTERM)\n"
     "  validate  check a pipeline file without running it; every problem is reported\n"
+    "  kafka-dev serve a local Kafka-protocol cluster (librdkafka's mock) for development\n"
     "  help      show help for a command\n"
     "\n"
     "Exit status: 0 done, 1 runtime failure, 2 invalid pipeline or usage.\n"
@@ -68,8 +71,9 @@ static int help(const char *cmd)
     if (!strcmp(cmd, "run")) fputs(usage_run, stdout);
     else if (!strcmp(cmd, "validate")) fputs(usage_validate, stdout);
     else if (!strcmp(cmd, "help")) fputs(usage_main, stdout);
+    else if (!strcmp(cmd, "kafka-dev")) fputs(weir__kafka_dev_usage, stdout);
     else {
-        fprintf(stderr, "weir: no help for '%s' (commands: run, validate, help)\n", cmd);
+        fprintf(stderr, "weir: no help for '%s' (commands: run, validate, kafka-dev, help)\n", cmd);
         return 2;
     }
     return 0;
@@ -202,6 +206,7 @@ int main(int argc, char **argv)
         return help(argc > 2 ? argv[2] : NULL);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "validate")) return cmd_validate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "kafka-dev")) return weir__kafka_dev_main(argc - 2, argv + 2);
     fprintf(stderr, "weir: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }
