@@ -21,6 +21,7 @@ static int cr_open(weir_operator *op, const void *config, char *errbuf, size_t e
     if (!s) return WEIR_ENOMEM;
     op->state = s;
     s->cfg = config;
+    s->stopping = weir_operator_worker_index(op) != 0; /* one partition: worker 0 reads it */
     return weir__json_rows_init(&s->rows, op, s->cfg, errbuf, errlen);
 }
 

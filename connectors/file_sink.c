@@ -4,7 +4,8 @@
  * The file sink renders rows into a buffer and writes it with write(2) when it passes 1 MiB and
  * at the end of input, so the cost per row is the JSON rendering and a memcpy. The file is
  * created (truncated) when the run starts; an unwritable path fails the run before any data
- * moves. Without checkpoints results are written as they come (pipeline.md). */
+ * moves. Without checkpoints results are written as they come (pipeline.md). With several
+ * workers each writes whole lines under a lock; rows of one key come from one worker, in order. */
 #include "weir/buf.h"
 #include "weir/error.h"
 #include "weir/graph.h"
@@ -16,15 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
+/* A sink node's file is shared by its instances in every worker: opened (truncated) by the
+ * first, written in whole buffers of complete lines under a lock, closed by the last. */
 typedef struct sink_config {
     char *path; /* NULL: standard error (LogForTesting) */
     weir_collect_fn fn;
     void *ctx;
+    uv_mutex_t lock;
+    int fd;
+    uint32_t users;
 } sink_config;
 
 typedef struct sink_state {
-    const sink_config *cfg;
+    sink_config *cfg;
     int fd;
     weir_buf buf;
     bool ended;
@@ -34,8 +41,34 @@ static void sink_config_free(void *p)
 {
     sink_config *c = p;
     if (!c) return;
+    uv_mutex_destroy(&c->lock);
     free(c->path);
     free(c);
+}
+
+static sink_config *sink_config_new(void)
+{
+    sink_config *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = -1;
+    if (uv_mutex_init(&c->lock)) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Drops this instance's use of the shared file; the last one closes it. 0 or errno. */
+static int release_file(sink_config *c)
+{
+    int err = 0;
+    uv_mutex_lock(&c->lock);
+    if (--c->users == 0 && c->fd >= 0) {
+        if (close(c->fd) != 0) err = errno;
+        c->fd = -1;
+    }
+    uv_mutex_unlock(&c->lock);
+    return err;
 }
 
 static int sink_open(weir_operator *op, const void *config, char *errbuf, size_t errlen)
@@ -43,7 +76,7 @@ static int sink_open(weir_operator *op, const void *config, char *errbuf, size_t
     sink_state *s = calloc(1, sizeof *s);
     if (!s) return WEIR_ENOMEM;
     op->state = s;
-    s->cfg = config;
+    s->cfg = (sink_config *)config;
     s->fd = -1;
     weir_buf_init(&s->buf);
     if (s->cfg->fn) return 0;
@@ -51,9 +84,19 @@ static int sink_open(weir_operator *op, const void *config, char *errbuf, size_t
         s->fd = STDERR_FILENO;
         return 0;
     }
-    s->fd = open(s->cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (s->fd < 0) {
-        snprintf(errbuf, errlen, "%s: %s", s->cfg->path, strerror(errno));
+    sink_config *c = s->cfg;
+    int err = 0;
+    uv_mutex_lock(&c->lock);
+    if (c->users == 0) {
+        c->fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (c->fd < 0) err = errno;
+    }
+    if (!err) c->users++;
+    s->fd = c->fd;
+    uv_mutex_unlock(&c->lock);
+    if (err) {
+        s->fd = -1;
+        snprintf(errbuf, errlen, "%s: %s", c->path, strerror(err));
         return WEIR_EIO;
     }
     return 0;
@@ -62,15 +105,22 @@ static int sink_open(weir_operator *op, const void *config, char *errbuf, size_t
 static int write_out(weir_operator *op, sink_state *s)
 {
     size_t off = 0;
+    int err = 0;
+    uv_mutex_lock(&s->cfg->lock);
     while (off < s->buf.len) {
         ssize_t n = write(s->fd, s->buf.data + off, s->buf.len - off);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-            return weir_operator_fail(op, WEIR_EIO, "%s: %s", s->cfg->path ? s->cfg->path : "stderr",
-                                      strerror(errno));
+        if (n < 0) {
+            err = errno;
+            break;
+        }
         off += (size_t)n;
     }
+    uv_mutex_unlock(&s->cfg->lock);
     weir_buf_clear(&s->buf);
+    if (err)
+        return weir_operator_fail(op, WEIR_EIO, "%s: %s", s->cfg->path ? s->cfg->path : "stderr",
+                                  strerror(err));
     return 0;
 }
 
@@ -106,11 +156,9 @@ static int sink_process(weir_operator *op, uint32_t input, const weir_batch *b)
     }
     if ((b->flags & WEIR_BATCH_END) && s->fd >= 0 && s->cfg->path) {
         s->ended = true;
-        if (close(s->fd) != 0) {
-            s->fd = -1;
-            return weir_operator_fail(op, WEIR_EIO, "%s: %s", s->cfg->path, strerror(errno));
-        }
         s->fd = -1;
+        int err = release_file(s->cfg);
+        if (err) return weir_operator_fail(op, WEIR_EIO, "%s: %s", s->cfg->path, strerror(err));
     }
     return 0;
 }
@@ -121,7 +169,7 @@ static void sink_close(weir_operator *op)
     if (!s) return;
     if (s->fd >= 0 && s->cfg->path) {
         if (s->buf.len) write_out(op, s);
-        close(s->fd);
+        release_file(s->cfg);
     }
     weir_buf_finish(&s->buf);
     free(s);
@@ -158,7 +206,7 @@ void weir_write_file(weir_stream *in, const weir_file_sink *opt)
                                 opt->format);
         return;
     }
-    sink_config *cfg = calloc(1, sizeof *cfg);
+    sink_config *cfg = sink_config_new();
     if (!cfg || !(cfg->path = strdup(opt->path))) {
         sink_config_free(cfg);
         weir_pipeline_set_error(p, WEIR_ENOMEM, "out of memory");
@@ -169,7 +217,7 @@ void weir_write_file(weir_stream *in, const weir_file_sink *opt)
 
 void weir_log_for_testing(weir_stream *in)
 {
-    sink_config *cfg = calloc(1, sizeof *cfg);
+    sink_config *cfg = sink_config_new();
     if (!cfg) {
         weir_pipeline_set_error(weir_stream_pipeline(in), WEIR_ENOMEM, "out of memory");
         return;
@@ -179,7 +227,7 @@ void weir_log_for_testing(weir_stream *in)
 
 void weir_collect(weir_stream *in, weir_collect_fn fn, void *ctx)
 {
-    sink_config *cfg = calloc(1, sizeof *cfg);
+    sink_config *cfg = sink_config_new();
     if (!cfg) {
         weir_pipeline_set_error(weir_stream_pipeline(in), WEIR_ENOMEM, "out of memory");
         return;

@@ -14,7 +14,7 @@ typedef struct gen_config {
 typedef struct gen_state {
     const gen_config *cfg;
     weir_batch *batch;
-    int64_t next;
+    int64_t next, end; /* this worker's split of the index range */
     int64_t wm;
     bool stopping;
 } gen_state;
@@ -27,6 +27,10 @@ static int gen_open(weir_operator *op, const void *config, char *errbuf, size_t 
     op->state = s;
     s->cfg = config;
     s->wm = WEIR_TIME_MIN;
+    /* worker i of n generates [count*i/n, count*(i+1)/n): one partition each */
+    uint32_t i = weir_operator_worker_index(op), n = weir_operator_worker_count(op);
+    s->next = (int64_t)((__int128)s->cfg->count * i / n);
+    s->end = (int64_t)((__int128)s->cfg->count * (i + 1) / n);
     s->batch = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!s->batch) return WEIR_ENOMEM;
     s->batch->origin = "ReadFromGenerator";
@@ -47,7 +51,7 @@ static int gen_pull(weir_operator *op, uint32_t max_rows)
     const gen_config *c = s->cfg;
     weir_batch *b = s->batch;
     int64_t end = s->next + (int64_t)max_rows;
-    if (end > c->count || s->stopping) end = s->stopping ? s->next : c->count;
+    if (end > s->end || s->stopping) end = s->stopping ? s->next : s->end;
     if (end - s->next > (int64_t)b->capacity) end = s->next + b->capacity;
     int64_t wm = s->wm;
     uint64_t k = (uint64_t)((s->next * 7919) % c->keys);
@@ -69,7 +73,7 @@ static int gen_pull(weir_operator *op, uint32_t max_rows)
     weir_operator_count_read(op, (uint64_t)(end - s->next));
     s->next = end;
     s->wm = wm;
-    bool done = s->next >= c->count || s->stopping;
+    bool done = s->next >= s->end || s->stopping;
     b->wm_after = done ? WEIR_TIME_MAX : wm;
     b->flags = done ? WEIR_BATCH_END : 0;
     weir_operator_report_watermark(op, b->wm_after);

@@ -29,6 +29,7 @@ static void node_finish(weir__node *n)
     free(n->name);
     free(n->in_node);
     free(n->in_port);
+    free(n->key_fields);
     if (n->config_free) n->config_free(n->config);
     for (uint32_t i = 0; i < WEIR__MAX_PORTS; i++) weir_schema_unref(n->schema[i]);
 }
@@ -128,6 +129,12 @@ weir_stream *weir_pipeline_add_node(weir_pipeline *p, const weir_node_spec *spec
     }
     n.cls = spec->cls;
     n.keyed = spec->keyed;
+    if (spec->keyed && spec->n_key_fields) {
+        n.key_fields = malloc(spec->n_key_fields * sizeof *n.key_fields);
+        if (!n.key_fields) goto nomem;
+        memcpy(n.key_fields, spec->key_fields, spec->n_key_fields * sizeof *n.key_fields);
+        n.n_key_fields = spec->n_key_fields;
+    }
     n.n_ports = spec->schema ? 1 + spec->n_extra : 0;
     n.kind = strdup(spec->kind ? spec->kind : "Node");
     const char *base = spec->name ? spec->name : n.kind;

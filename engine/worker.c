@@ -1,15 +1,18 @@
-/* engine/worker.c: a worker owns one libuv loop and one instance of every node of the graph,
- * and drives data from its sources to its sinks.
+/* engine/worker.c: workers: each owns one libuv loop on its own thread and one instance of
+ * every node of the graph, and drives data from its sources to its sinks.
  *
  * Driving is push-based and synchronous inside a worker: the worker asks a source for a batch
  * (pull); the source emits it, and each operator's process() hands its output straight to its
  * consumers before returning. So a batch is borrowed for the duration of a call and never needs
- * reference counting. Sources are pulled from a uv_idle_t while they have data; a source that is
- * IDLE (waiting on I/O) wakes the worker when data arrives. Processing-time deadlines of the
- * operators are served by one uv_timer_t. A stop request (signal) arrives through uv_async_t.
+ * reference counting. Where the key changes (a keyed input), rows cross to the worker that owns
+ * their key through the exchange (engine/exchange.c). Sources are pulled from a uv_idle_t while
+ * they have data and no exchange queue is full; a source that is IDLE (waiting on I/O) wakes the
+ * worker when data arrives. One uv_async_t per worker carries every cross-thread signal: data or
+ * room in a ring, a stop request, another worker's failure. Processing-time deadlines of the
+ * operators are served by one uv_timer_t.
  *
- * weir_run runs a single worker on the calling thread for now; the structure (one loop and one
- * set of instances per worker, counters shared atomically) is what several workers will use. */
+ * A worker finishes when its sources ended, every exchange delivered its END and nothing waits
+ * to be sent. Worker 0 runs on the calling thread; the others on threads of their own. */
 #include "engine.h"
 #include "weir/error.h"
 
@@ -44,10 +47,16 @@ bool weir_operator_port_used(const weir_operator *op, uint32_t port)
     return false;
 }
 
+static uv_mutex_t error_lock; /* the pipeline's first error, set by any worker */
+static uv_once_t error_once = UV_ONCE_INIT;
+static void error_lock_init(void) { uv_mutex_init(&error_lock); }
+
 int weir_operator_fail(weir_operator *op, int code, const char *fmt, ...)
 {
     weir_pipeline *p = op->worker->p;
     if (!op->worker->status) op->worker->status = code;
+    uv_once(&error_once, error_lock_init);
+    uv_mutex_lock(&error_lock);
     if (!p->status) {
         p->status = code;
         va_list ap;
@@ -55,6 +64,7 @@ int weir_operator_fail(weir_operator *op, int code, const char *fmt, ...)
         vsnprintf(p->error, sizeof p->error, fmt, ap);
         va_end(ap);
     }
+    uv_mutex_unlock(&error_lock);
     return code;
 }
 
@@ -69,6 +79,12 @@ static int64_t real_clock(void *ctx)
 int64_t weir_operator_now(const weir_operator *op)
 {
     return op->worker->clock(op->worker->clock_ctx);
+}
+
+uint32_t weir_operator_worker_index(const weir_operator *op) { return op->worker->id; }
+uint32_t weir_operator_worker_count(const weir_operator *op)
+{
+    return op->worker->run ? op->worker->run->n_workers : 1;
 }
 
 void weir_operator_wake_at(weir_operator *op, int64_t t)
@@ -101,47 +117,84 @@ uint32_t weir_operator_batch_size(const weir_operator *op) { return op->worker->
 
 /* ---- instantiation ---- */
 
+static bool exchanged(const weir__run *run, uint32_t node, uint32_t input, uint32_t *xi)
+{
+    for (uint32_t i = 0; i < run->n_xchg; i++)
+        if (run->xchg[i].consumer == node && run->xchg[i].input == input) {
+            *xi = i;
+            return true;
+        }
+    return false;
+}
+
 static int worker_instantiate(weir_worker *w)
 {
     weir_pipeline *p = w->p;
-    w->n_ops = p->n_nodes;
-    w->ops = calloc(p->n_nodes, sizeof *w->ops);
-    w->sources = calloc(p->n_nodes, sizeof *w->sources);
-    w->source_idle = calloc(p->n_nodes, sizeof *w->source_idle);
-    if (!w->ops || !w->sources || !w->source_idle) return WEIR_ENOMEM;
-    for (uint32_t i = 0; i < p->n_nodes; i++) {
+    weir__run *run = w->run;
+    uint32_t n_nodes = p->n_nodes;
+    w->n_ops = n_nodes + run->n_xchg;
+    w->ops = calloc(w->n_ops, sizeof *w->ops);
+    w->sources = calloc(n_nodes, sizeof *w->sources);
+    w->source_idle = calloc(n_nodes, sizeof *w->source_idle);
+    w->recv = calloc(run->n_xchg + 1, sizeof *w->recv);
+    if (!w->ops || !w->sources || !w->source_idle || !w->recv) return WEIR_ENOMEM;
+    for (uint32_t i = 0; i < w->n_ops; i++) {
         weir_operator *op = &w->ops[i];
-        op->cls = p->nodes[i].cls;
         op->worker = w;
-        op->out_schema = p->nodes[i].schema[0];
-        op->name = p->nodes[i].name;
-        op->n_inputs = p->nodes[i].n_inputs;
         op->index = i;
         op->deadline = WEIR_TIME_MAX;
-    }
-    /* edges: count consumers per producer, then fill */
-    for (uint32_t i = 0; i < p->n_nodes; i++)
-        for (uint32_t k = 0; k < p->nodes[i].n_inputs; k++) w->ops[p->nodes[i].in_node[k]].n_out++;
-    for (uint32_t i = 0; i < p->n_nodes; i++) {
-        w->ops[i].out = calloc(w->ops[i].n_out + 1, sizeof *w->ops[i].out);
-        if (!w->ops[i].out) return WEIR_ENOMEM;
-        w->ops[i].n_out = 0;
-    }
-    for (uint32_t i = 0; i < p->n_nodes; i++)
-        for (uint32_t k = 0; k < p->nodes[i].n_inputs; k++) {
-            weir_operator *from = &w->ops[p->nodes[i].in_node[k]];
-            from->out[from->n_out++] =
-                (weir__edge){.to = &w->ops[i], .input = k, .port = p->nodes[i].in_port[k]};
+        if (i < n_nodes) {
+            op->cls = p->nodes[i].cls;
+            op->out_schema = p->nodes[i].schema[0];
+            op->name = p->nodes[i].name;
+            op->n_inputs = p->nodes[i].n_inputs;
+        } else {
+            op->cls = &weir__xchg_send_class;
+            op->name = "Exchange";
+            op->n_inputs = 1;
         }
-    for (uint32_t i = 0; i < p->n_nodes; i++) {
+    }
+    for (uint32_t xi = 0; xi < run->n_xchg; xi++) {
+        weir__xrecv *r = &w->recv[xi];
+        r->chan_wm = malloc(run->n_workers * sizeof *r->chan_wm);
+        r->ended = calloc(run->n_workers, sizeof *r->ended);
+        if (!r->chan_wm || !r->ended) return WEIR_ENOMEM;
+        for (uint32_t k = 0; k < run->n_workers; k++) r->chan_wm[k] = WEIR_TIME_MIN;
+    }
+    /* edges: a keyed input is fed by its exchange sender; count consumers, then fill */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < n_nodes; i++)
+            for (uint32_t k = 0; k < p->nodes[i].n_inputs; k++) {
+                weir_operator *from = &w->ops[p->nodes[i].in_node[k]];
+                uint32_t xi;
+                weir__edge e = {.to = &w->ops[i], .input = k, .port = p->nodes[i].in_port[k]};
+                if (exchanged(run, i, k, &xi)) e = (weir__edge){.to = &w->ops[n_nodes + xi], .port = e.port};
+                if (pass == 0)
+                    from->n_out++;
+                else
+                    from->out[from->n_out++] = e;
+            }
+        if (pass == 0)
+            for (uint32_t i = 0; i < w->n_ops; i++) {
+                w->ops[i].out = calloc(w->ops[i].n_out + 1, sizeof *w->ops[i].out);
+                if (!w->ops[i].out) return WEIR_ENOMEM;
+                w->ops[i].n_out = 0;
+            }
+    }
+    for (uint32_t i = 0; i < w->n_ops; i++) {
         weir_operator *op = &w->ops[i];
         char errbuf[512] = "";
-        int rc = op->cls->open ? op->cls->open(op, p->nodes[i].config, errbuf, sizeof errbuf) : 0;
+        int rc;
+        if (i < n_nodes)
+            rc = op->cls->open ? op->cls->open(op, p->nodes[i].config, errbuf, sizeof errbuf) : 0;
+        else
+            rc = weir__xchg_send_open(op, &run->xchg[i - n_nodes]);
         if (rc) {
-            weir_pipeline_set_error(p, rc, "%s", errbuf[0] ? errbuf : weir_strerror(rc));
+            if (errbuf[0]) weir_operator_fail(op, rc, "%s", errbuf);
+            else weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
             return rc;
         }
-        if (op->cls->pull) w->sources[w->n_sources++] = i;
+        if (i < n_nodes && op->cls->pull) w->sources[w->n_sources++] = i;
     }
     return 0;
 }
@@ -154,6 +207,12 @@ static void worker_finish(weir_worker *w)
             free(w->ops[i].out);
         }
     }
+    if (w->recv && w->run)
+        for (uint32_t xi = 0; xi < w->run->n_xchg; xi++) {
+            free(w->recv[xi].chan_wm);
+            free(w->recv[xi].ended);
+        }
+    free(w->recv);
     free(w->ops);
     free(w->sources);
     free(w->source_idle);
@@ -163,14 +222,25 @@ static void worker_finish(weir_worker *w)
 
 static void close_all(weir_worker *w)
 {
+    if (!w->handles_open) return;
+    w->handles_open = false;
     uv_idle_stop(&w->pump);
     uv_timer_stop(&w->timer);
     uv_timer_stop(&w->progress);
     uv_close((uv_handle_t *)&w->pump, NULL);
     uv_close((uv_handle_t *)&w->timer, NULL);
     uv_close((uv_handle_t *)&w->progress, NULL);
-    atomic_store(&w->p->stop_async_live, NULL);
-    uv_close((uv_handle_t *)&w->stop, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+/* A failed worker stops every worker. */
+static void fail_all(weir_worker *w)
+{
+    weir__run *run = w->run;
+    atomic_store(&run->failed, 1);
+    for (uint32_t i = 0; i < run->n_workers; i++)
+        if (run->workers[i] != w && run->workers[i]->handles_open) uv_async_send(&run->workers[i]->wake);
+    close_all(w);
 }
 
 static void arm_timer(weir_worker *w);
@@ -191,15 +261,44 @@ static void run_due(weir_worker *w)
     }
 }
 
+static void on_pump(uv_idle_t *h);
+
+/* Finishes the worker when everything is done; restarts the pump when sources can run. */
+static void settle(weir_worker *w)
+{
+    if (!w->handles_open) return;
+    if (w->status || atomic_load(&w->run->failed)) {
+        fail_all(w);
+        return;
+    }
+    if (w->n_pending == 0) atomic_store(&w->blocked, 0);
+    bool exchanges_done = true;
+    for (uint32_t xi = 0; xi < w->run->n_xchg; xi++)
+        exchanges_done = exchanges_done && w->recv[xi].delivered_end;
+    if (w->n_sources == 0 && exchanges_done && w->n_pending == 0) {
+        run_due(w); /* processing-time work already due */
+        if (w->status) {
+            fail_all(w);
+            return;
+        }
+        w->finished = true;
+        close_all(w);
+        return;
+    }
+    bool runnable = false;
+    for (uint32_t i = 0; i < w->n_sources; i++) runnable = runnable || !w->source_idle[i];
+    if (runnable && !atomic_load(&w->blocked))
+        uv_idle_start(&w->pump, on_pump);
+    else
+        uv_idle_stop(&w->pump);
+    arm_timer(w);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     weir_worker *w = t->data;
     run_due(w);
-    if (w->status) {
-        close_all(w);
-        return;
-    }
-    arm_timer(w);
+    settle(w);
 }
 
 static void arm_timer(weir_worker *w)
@@ -225,24 +324,32 @@ static void stop_sources(weir_worker *w)
         if (op->cls->stop) op->cls->stop(op);
         w->source_idle[i] = false;
     }
-    uv_idle_start(&w->pump, NULL); /* re-armed below by the caller */
 }
 
-static void on_pump(uv_idle_t *h);
+static void retry_pending(weir_worker *w)
+{
+    if (!w->n_pending) return;
+    for (uint32_t i = w->p->n_nodes; i < w->n_ops; i++) weir__xchg_send_retry(&w->ops[i]);
+}
 
-static void on_stop(uv_async_t *a)
+static void on_wake(uv_async_t *a)
 {
     weir_worker *w = a->data;
-    stop_sources(w);
-    uv_idle_start(&w->pump, on_pump);
+    if (atomic_load(&w->run->failed)) {
+        close_all(w);
+        return;
+    }
+    if (atomic_load(&w->p->stop_requested)) stop_sources(w);
+    retry_pending(w);
+    weir__xchg_drain(w);
+    settle(w);
 }
 
 static void on_pump(uv_idle_t *h)
 {
     weir_worker *w = h->data;
-    if (atomic_load(&w->p->stop_requested) && !w->stopping) stop_sources(w), uv_idle_start(h, on_pump);
-    bool any_active = false;
-    for (uint32_t i = 0; i < w->n_sources && !w->status;) {
+    if (atomic_load(&w->p->stop_requested)) stop_sources(w);
+    for (uint32_t i = 0; i < w->n_sources && !w->status && !atomic_load(&w->blocked);) {
         if (w->source_idle[i]) {
             i++;
             continue;
@@ -259,23 +366,14 @@ static void on_pump(uv_idle_t *h)
             w->source_idle[i] = w->source_idle[w->n_sources];
             continue;
         }
-        if (rc == WEIR_PULL_IDLE)
-            w->source_idle[i] = true;
-        else
-            any_active = true;
+        if (rc == WEIR_PULL_IDLE) w->source_idle[i] = true;
         i++;
     }
-    if (w->status || w->n_sources == 0) {
-        if (!w->status) {
-            /* drain processing-time work that is already due, then finish */
-            on_timer(&w->timer);
-            if (uv_is_closing((uv_handle_t *)&w->pump)) return;
-        }
-        close_all(w);
-        return;
+    if (!w->status && w->run->n_xchg) {
+        retry_pending(w);
+        weir__xchg_drain(w);
     }
-    if (!any_active) uv_idle_stop(&w->pump);
-    arm_timer(w);
+    settle(w);
 }
 
 static void on_progress(uv_timer_t *t)
@@ -284,6 +382,52 @@ static void on_progress(uv_timer_t *t)
     weir_run_stats s;
     weir_pipeline_stats(w->p, &s);
     w->opt->progress(&s, w->opt->progress_ctx);
+}
+
+static void worker_main(void *arg)
+{
+    weir_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* ---- a run ---- */
+
+static int plan_exchanges(weir__run *run)
+{
+    weir_pipeline *p = run->p;
+    if (run->n_workers == 1) return 0;
+    for (uint32_t i = 0; i < p->n_nodes; i++)
+        if (p->nodes[i].keyed) run->n_xchg++;
+    if (!run->n_xchg) return 0;
+    run->xchg = calloc(run->n_xchg, sizeof *run->xchg);
+    if (!run->xchg) return WEIR_ENOMEM;
+    uint32_t k = 0, n = run->n_workers;
+    for (uint32_t i = 0; i < p->n_nodes; i++) {
+        weir__node *node = &p->nodes[i];
+        if (!node->keyed) continue;
+        weir__xchg *x = &run->xchg[k++];
+        x->producer = node->in_node[0];
+        x->port = node->in_port[0];
+        x->consumer = i;
+        x->input = 0;
+        x->key_fields = node->key_fields;
+        x->n_key_fields = node->n_key_fields;
+        x->schema = p->nodes[x->producer].schema[x->port];
+        x->data = calloc((size_t)n * n, sizeof *x->data);
+        x->free = calloc((size_t)n * n, sizeof *x->free);
+        if (!x->data || !x->free) return WEIR_ENOMEM;
+        for (size_t r = 0; r < (size_t)n * n; r++)
+            if (weir__ring_init(&x->data[r], 16) || weir__ring_init(&x->free[r], 32)) return WEIR_ENOMEM;
+    }
+    return 0;
+}
+
+static uint32_t default_workers(void)
+{
+    uv_cpu_info_t *cpus;
+    int n = 0;
+    if (uv_cpu_info(&cpus, &n) == 0) uv_free_cpu_info(cpus, n);
+    return n > 0 ? (uint32_t)n : 1;
 }
 
 int weir_run(weir_pipeline *p, const weir_run_options *opt)
@@ -295,46 +439,81 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
     if (p->ran) return weir_pipeline_set_error(p, WEIR_ESTATE, "a pipeline runs only once");
     p->ran = true;
     if (p->n_nodes == 0) return weir_pipeline_set_error(p, WEIR_EINVAL, "the pipeline is empty");
+    uint32_t n = opt->workers ? opt->workers : default_workers();
+    if (n > 256) return weir_pipeline_set_error(p, WEIR_EINVAL, "workers must be at most 256");
 
-    weir_worker *w = calloc(1, sizeof *w);
-    if (!w) return weir_pipeline_set_error(p, WEIR_ENOMEM, "out of memory");
-    w->p = p;
-    w->opt = opt;
-    w->batch_size = opt->batch_size ? opt->batch_size : WEIR_BATCH_DEFAULT_CAPACITY;
-    w->clock = opt->clock ? opt->clock : real_clock;
-    w->clock_ctx = opt->clock_ctx;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-
-    int rc = uv_loop_init(&w->loop);
-    if (rc) {
-        free(w);
-        return weir_pipeline_set_error(p, WEIR_EIO, "cannot start the event loop: %s",
-                                       uv_strerror(rc));
+    weir__run *run = calloc(1, sizeof *run);
+    if (!run) return weir_pipeline_set_error(p, WEIR_ENOMEM, "out of memory");
+    run->p = p;
+    run->opt = opt;
+    run->n_workers = n;
+    run->workers = calloc(n, sizeof *run->workers);
+    int rc = run->workers ? plan_exchanges(run) : WEIR_ENOMEM;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        weir_worker *w = run->workers[i] = calloc(1, sizeof *w);
+        if (!w) {
+            rc = WEIR_ENOMEM;
+            break;
+        }
+        w->p = p;
+        w->run = run;
+        w->id = i;
+        w->opt = opt;
+        w->batch_size = opt->batch_size ? opt->batch_size : WEIR_BATCH_DEFAULT_CAPACITY;
+        w->clock = opt->clock ? opt->clock : real_clock;
+        w->clock_ctx = opt->clock_ctx;
+        if ((rc = uv_loop_init(&w->loop))) {
+            rc = weir_pipeline_set_error(p, WEIR_EIO, "cannot start an event loop: %s", uv_strerror(rc));
+            free(w);
+            run->workers[i] = NULL;
+            break;
+        }
+        uv_idle_init(&w->loop, &w->pump);
+        uv_timer_init(&w->loop, &w->timer);
+        uv_timer_init(&w->loop, &w->progress);
+        uv_async_init(&w->loop, &w->wake, on_wake);
+        w->pump.data = w->timer.data = w->progress.data = w->wake.data = w;
+        w->handles_open = true;
     }
-    rc = worker_instantiate(w);
-    if (rc) {
-        if (!p->status) weir_pipeline_set_error(p, rc, "%s", weir_strerror(rc));
+    for (uint32_t i = 0; i < n && !rc; i++) rc = worker_instantiate(run->workers[i]);
+    if (!rc) {
+        atomic_store(&p->run, run);
+        for (uint32_t i = 0; i < n; i++) uv_idle_start(&run->workers[i]->pump, on_pump);
+        if (opt->progress) uv_timer_start(&run->workers[0]->progress, on_progress, 100, 100);
+        if (atomic_load(&p->stop_requested)) weir_pipeline_stop(p);
+        for (uint32_t i = 1; i < n && !rc; i++)
+            if (uv_thread_create(&run->workers[i]->thread, worker_main, run->workers[i])) {
+                rc = weir_pipeline_set_error(p, WEIR_EIO, "cannot start worker thread %u", i);
+                /* the ones started stop with the failure flag */
+                atomic_store(&run->failed, 1);
+                n = i; /* join only those started */
+                break;
+            }
+        worker_main(run->workers[0]);
+        for (uint32_t i = 1; i < n; i++) uv_thread_join(&run->workers[i]->thread);
+        atomic_store(&p->run, NULL);
+    }
+    for (uint32_t i = 0; i < run->n_workers; i++) {
+        weir_worker *w = run->workers ? run->workers[i] : NULL;
+        if (!w) continue;
+        if (!rc && w->status) rc = w->status;
+        if (w->handles_open) { /* never ran (setup failed): close, then let the loop finish */
+            close_all(w);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+        }
+    }
+    for (uint32_t i = 0; i < run->n_workers; i++) {
+        weir_worker *w = run->workers ? run->workers[i] : NULL;
+        if (!w) continue;
         worker_finish(w);
         uv_loop_close(&w->loop);
         free(w);
-        return p->status;
     }
-    uv_idle_init(&w->loop, &w->pump);
-    uv_timer_init(&w->loop, &w->timer);
-    uv_timer_init(&w->loop, &w->progress);
-    uv_async_init(&w->loop, &w->stop, on_stop);
-    w->pump.data = w->timer.data = w->progress.data = w->stop.data = w;
-    atomic_store(&p->stop_async_live, &w->stop);
-    uv_idle_start(&w->pump, on_pump);
-    if (opt->progress) uv_timer_start(&w->progress, on_progress, 100, 100);
-    if (atomic_load(&p->stop_requested)) uv_async_send(&w->stop);
-
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&w->loop);
-    rc = w->status ? w->status : 0;
-    worker_finish(w);
-    free(w);
+    weir__xchg_finish(run);
+    free(run->workers);
+    free(run);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     p->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc && !p->status) weir_pipeline_set_error(p, rc, "%s", weir_strerror(rc));
@@ -345,8 +524,10 @@ void weir_pipeline_stop(weir_pipeline *p)
 {
     if (!p) return;
     atomic_store(&p->stop_requested, 1);
-    uv_async_t *a = atomic_load(&p->stop_async_live);
-    if (a) uv_async_send(a);
+    weir__run *run = atomic_load(&p->run);
+    if (!run) return;
+    for (uint32_t i = 0; i < run->n_workers; i++)
+        if (run->workers[i] && run->workers[i]->handles_open) uv_async_send(&run->workers[i]->wake);
 }
 
 /* Wakes the worker of op after its source went IDLE (from the worker's own thread). */
@@ -355,7 +536,7 @@ void weir_worker_wake(weir_operator *op)
     weir_worker *w = op->worker;
     for (uint32_t i = 0; i < w->n_sources; i++)
         if (w->sources[i] == op->index) w->source_idle[i] = false;
-    uv_idle_start(&w->pump, on_pump);
+    settle(w);
 }
 
 struct uv_loop_s *weir_worker_loop(weir_operator *op) { return &op->worker->loop; }

@@ -144,6 +144,8 @@ weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec)
         .n_inputs = 1,
         .schema = os,
         .keyed = true,
+        .key_fields = cfg->group,
+        .n_key_fields = cfg->n_group,
     };
     if (spec->late_output) {
         node.extra[0] = weir_schema_ref((weir_schema *)is);

@@ -20,7 +20,9 @@ typedef struct weir_node_spec {
     weir_schema *schema;              /* main output (NULL for sinks); taken over */
     weir_schema *extra[4];            /* extra output ports 1..n_extra; taken over */
     uint32_t n_extra;
-    bool keyed;                       /* input must be partitioned by key (exchange) */
+    bool keyed;                       /* input 0 must be partitioned by key (an exchange) */
+    const int32_t *key_fields;        /* with keyed: key columns of input 0 (copied) */
+    uint32_t n_key_fields;            /* 0: everything goes to one worker */
 } weir_node_spec;
 
 /* Adds a node; returns its main output stream, or the pipeline's failed stream (with the error

@@ -95,6 +95,10 @@ void weir_operator_count_read(weir_operator *op, uint64_t n);
 void weir_operator_count_written(weir_operator *op, uint64_t n);
 /* Reports a source's current watermark (for progress display). */
 void weir_operator_report_watermark(weir_operator *op, int64_t wm);
+/* Which worker runs op (0 .. count-1) and how many run: sources use it to split their input
+ * (a single file or a Create is read by worker 0 only; the generator splits its range). */
+uint32_t weir_operator_worker_index(const weir_operator *op);
+uint32_t weir_operator_worker_count(const weir_operator *op);
 /* Rows per batch this run uses. */
 uint32_t weir_operator_batch_size(const weir_operator *op);
 

@@ -1,0 +1,292 @@
+/* engine/exchange.c: the keyed exchange between workers.
+ *
+ * Sending: an exchange sender is an operator instance in every worker, placed where the
+ * producer's rows would go to the keyed consumer. It hashes each row's key into one of
+ * WEIR__KEY_GROUPS key groups (so that state can later move between parallelisms a group at a
+ * time), maps the group to its owner worker, and copies the row into that worker's outgoing
+ * batch (the copy owns its strings: a batch crosses threads, so it may not borrow). A full batch,
+ * and at the end of every input batch each batch with rows or with watermark progress, goes into
+ * the ring of that worker pair; a batch for the sending worker itself is delivered at once. When a
+ * ring is full the batch waits in a queue and the worker stops pulling its sources until there is
+ * room: backpressure, nothing dropped, memory bounded by ring capacity plus one input batch.
+ *
+ * Receiving: each worker keeps, per exchange, a watermark per channel (sending worker). Every
+ * delivered row's watermark becomes the minimum over the channels as they stand after that row,
+ * so the consumer sees exactly what a single input with that watermark would show; END reaches
+ * the consumer once every channel ended. Used batches go back to their sender through a free ring.
+ *
+ * For an input read as one partition (one file, a Create) every row travels from one worker to
+ * its key's owner through one FIFO ring, in order, and the other channels end at once: results
+ * are the same at any worker count (windowing.md §2). */
+#include "engine.h"
+#include "weir/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pending_queue {
+    weir_batch **q;
+    uint32_t head, n, cap;
+} pending_queue;
+
+typedef struct xsend {
+    weir__xchg *x;
+    uint32_t xi; /* index of the exchange */
+    weir_worker *w;
+    uint32_t n;  /* workers */
+    weir_batch **out;
+    int64_t *sent_wm;
+    pending_queue *pending;
+    bool ended;
+} xsend;
+
+static uint32_t owner_of(const xsend *s, const weir_value *row)
+{
+    if (s->n == 1 || s->x->n_key_fields == 0) return 0;
+    uint64_t h = 0x51ed270b27a0f1c3ULL;
+    for (uint32_t i = 0; i < s->x->n_key_fields; i++) h = weir_value_hash(&row[s->x->key_fields[i]], h);
+    uint32_t group = (uint32_t)(h % WEIR__KEY_GROUPS);
+    return group * s->n / WEIR__KEY_GROUPS;
+}
+
+static weir_batch *take_batch(xsend *s, uint32_t dest)
+{
+    weir__ring *fr = &s->x->free[(size_t)dest * s->n + s->w->id];
+    weir_batch *b = dest == s->w->id ? NULL : weir__ring_pop(fr);
+    if (b) {
+        weir_batch_clear(b);
+        return b;
+    }
+    return weir_batch_create(s->x->schema, s->w->batch_size);
+}
+
+int weir__xchg_send_open(weir_operator *op, weir__xchg *x)
+{
+    weir_worker *w = op->worker;
+    xsend *s = calloc(1, sizeof *s);
+    if (!s) return WEIR_ENOMEM;
+    op->state = s;
+    s->x = x;
+    s->xi = (uint32_t)(x - w->run->xchg);
+    s->w = w;
+    s->n = w->run->n_workers;
+    s->out = calloc(s->n, sizeof *s->out);
+    s->sent_wm = calloc(s->n, sizeof *s->sent_wm);
+    s->pending = calloc(s->n, sizeof *s->pending);
+    if (!s->out || !s->sent_wm || !s->pending) return WEIR_ENOMEM;
+    for (uint32_t d = 0; d < s->n; d++) {
+        s->sent_wm[d] = WEIR_TIME_MIN;
+        if (!(s->out[d] = weir_batch_create(x->schema, w->batch_size))) return WEIR_ENOMEM;
+    }
+    return 0;
+}
+
+static void xsend_close(weir_operator *op)
+{
+    xsend *s = op->state;
+    if (!s) return;
+    for (uint32_t d = 0; s->out && d < s->n; d++) weir_batch_destroy(s->out[d]);
+    for (uint32_t d = 0; s->pending && d < s->n; d++) {
+        pending_queue *q = &s->pending[d];
+        for (uint32_t i = 0; i < q->n; i++) weir_batch_destroy(q->q[(q->head + i) % q->cap]);
+        free(q->q);
+    }
+    free(s->out);
+    free(s->sent_wm);
+    free(s->pending);
+    free(s);
+    op->state = NULL;
+}
+
+static int deliver(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b);
+
+static void wake(weir_worker *w)
+{
+    if (w->handles_open) uv_async_send(&w->wake);
+}
+
+/* Sends the outgoing batch for dest (rows and/or watermark, flags already set). */
+static int send_to(xsend *s, uint32_t dest)
+{
+    weir_batch *b = s->out[dest];
+    s->sent_wm[dest] = b->wm_after;
+    if (dest == s->w->id) { /* to ourselves: deliver now, reuse the batch */
+        int rc = deliver(s->w, s->xi, dest, b);
+        weir_batch_clear(b);
+        return rc;
+    }
+    weir__ring *r = &s->x->data[(size_t)s->w->id * s->n + dest];
+    pending_queue *q = &s->pending[dest];
+    if (q->n || !weir__ring_push(r, b)) {
+        if (q->n == q->cap) {
+            uint32_t cap = q->cap ? q->cap * 2 : 8;
+            weir_batch **nq = malloc(cap * sizeof *nq);
+            if (!nq) return WEIR_ENOMEM;
+            for (uint32_t i = 0; i < q->n; i++) nq[i] = q->q[(q->head + i) % (q->cap ? q->cap : 1)];
+            free(q->q);
+            q->q = nq;
+            q->head = 0;
+            q->cap = cap;
+        }
+        q->q[(q->head + q->n) % q->cap] = b;
+        q->n++;
+        s->w->n_pending++;
+        atomic_store(&s->w->blocked, 1);
+    }
+    wake(s->w->run->workers[dest]);
+    s->out[dest] = take_batch(s, dest);
+    return s->out[dest] ? 0 : WEIR_ENOMEM;
+}
+
+uint32_t weir__xchg_send_retry(weir_operator *op)
+{
+    xsend *s = op->state;
+    uint32_t left = 0;
+    for (uint32_t d = 0; d < s->n; d++) {
+        pending_queue *q = &s->pending[d];
+        weir__ring *r = &s->x->data[(size_t)s->w->id * s->n + d];
+        bool sent = false;
+        while (q->n && weir__ring_push(r, q->q[q->head])) {
+            q->head = (q->head + 1) % q->cap;
+            q->n--;
+            s->w->n_pending--;
+            sent = true;
+        }
+        if (sent) wake(s->w->run->workers[d]);
+        left += q->n;
+    }
+    return left;
+}
+
+static int copy_strings(weir_batch *ob, weir_value *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i].type < WEIR_TYPE_STRING || v[i].type > WEIR_TYPE_JSON) continue;
+        char *p = weir_arena_strdup(&ob->arena, v[i].as.s, v[i].len);
+        if (!p) return WEIR_ENOMEM;
+        v[i].as.s = p;
+    }
+    return 0;
+}
+
+static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
+{
+    (void)input;
+    xsend *s = op->state;
+    uint32_t nf = b->schema->n_fields;
+    int rc = 0;
+    for (uint32_t r = 0; r < b->n_rows && !rc; r++) {
+        const weir_value *row = weir_batch_row(b, r);
+        uint32_t d = owner_of(s, row);
+        weir_batch *ob = s->out[d];
+        if (weir_batch_full(ob)) {
+            ob->wm_after = b->wm[r];
+            if ((rc = send_to(s, d))) break;
+            ob = s->out[d];
+        }
+        weir_value *v = weir_batch_append(ob, b->ts[r], b->wm[r]);
+        memcpy(v, row, nf * sizeof *v);
+        if ((rc = copy_strings(ob, v, nf))) break;
+        ob->pos[ob->n_rows - 1] = b->pos[r];
+        ob->origin = b->origin;
+        if (ob->raw && b->raw && b->raw[r].text) {
+            char *t = weir_arena_strdup(&ob->arena, b->raw[r].text, b->raw[r].len);
+            if (!t) {
+                rc = WEIR_ENOMEM;
+                break;
+            }
+            ob->raw[ob->n_rows - 1] = (weir_raw){t, b->raw[r].len};
+        }
+    }
+    bool end = b->flags & WEIR_BATCH_END;
+    for (uint32_t d = 0; d < s->n && !rc; d++) {
+        weir_batch *ob = s->out[d];
+        if (!ob->n_rows && !end && b->wm_after <= s->sent_wm[d]) continue;
+        ob->wm_after = b->wm_after;
+        ob->flags = end ? WEIR_BATCH_END : 0;
+        rc = send_to(s, d);
+    }
+    if (end) s->ended = true;
+    if (rc) return weir_operator_fail(op, rc, "exchange: %s", weir_strerror(rc));
+    return 0;
+}
+
+const weir_operator_class weir__xchg_send_class = {
+    .name = "Exchange", .process = xsend_process, .close = xsend_close};
+
+static int64_t min_chan(const weir__xrecv *r, uint32_t n)
+{
+    int64_t m = WEIR_TIME_MAX;
+    for (uint32_t i = 0; i < n; i++)
+        if (r->chan_wm[i] < m) m = r->chan_wm[i];
+    return m;
+}
+
+static int deliver(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b)
+{
+    weir__run *run = w->run;
+    weir__xchg *x = &run->xchg[xi];
+    weir__xrecv *r = &w->recv[xi];
+    uint32_t n = run->n_workers;
+    for (uint32_t i = 0; i < b->n_rows; i++) {
+        if (b->wm[i] > r->chan_wm[from]) r->chan_wm[from] = b->wm[i];
+        b->wm[i] = min_chan(r, n);
+    }
+    if (b->wm_after > r->chan_wm[from]) r->chan_wm[from] = b->wm_after;
+    if ((b->flags & WEIR_BATCH_END) && !r->ended[from]) {
+        r->ended[from] = true;
+        r->n_ended++;
+        r->chan_wm[from] = WEIR_TIME_MAX;
+    }
+    b->wm_after = min_chan(r, n);
+    b->flags = 0;
+    if (r->n_ended == n) {
+        if (r->delivered_end) return 0;
+        r->delivered_end = true;
+        b->flags = WEIR_BATCH_END;
+    }
+    weir_operator *to = &w->ops[x->consumer];
+    return to->cls->process(to, x->input, b);
+}
+
+bool weir__xchg_drain(weir_worker *w)
+{
+    weir__run *run = w->run;
+    uint32_t n = run->n_workers;
+    bool any = false;
+    for (uint32_t xi = 0; xi < run->n_xchg && !w->status; xi++) {
+        weir__xchg *x = &run->xchg[xi];
+        for (uint32_t from = 0; from < n && !w->status; from++) {
+            if (from == w->id) continue;
+            weir__ring *ring = &x->data[(size_t)from * n + w->id];
+            weir_batch *b;
+            bool popped = false;
+            while (!w->status && (b = weir__ring_pop(ring))) {
+                popped = any = true;
+                int rc = deliver(w, xi, from, b);
+                if (rc && !w->status) w->status = rc;
+                if (!weir__ring_push(&x->free[(size_t)w->id * n + from], b)) weir_batch_destroy(b);
+            }
+            if (popped && atomic_load(&run->workers[from]->blocked)) wake(run->workers[from]);
+        }
+    }
+    return any;
+}
+
+void weir__xchg_finish(weir__run *run)
+{
+    uint32_t n = run->n_workers;
+    for (uint32_t xi = 0; xi < run->n_xchg; xi++) {
+        weir__xchg *x = &run->xchg[xi];
+        for (size_t i = 0; x->data && i < (size_t)n * n; i++) {
+            weir_batch *b;
+            while ((b = weir__ring_pop(&x->data[i]))) weir_batch_destroy(b);
+            while (x->free[i].slots && (b = weir__ring_pop(&x->free[i]))) weir_batch_destroy(b);
+            weir__ring_finish(&x->data[i]);
+            weir__ring_finish(&x->free[i]);
+        }
+        free(x->data);
+        free(x->free);
+    }
+    free(run->xchg);
+}
