@@ -150,6 +150,13 @@ static inline int64_t sat_add(int64_t a, int64_t b)
 
 static inline int64_t gc_time(const combine *c, const win *w) { return sat_add(w->end, c->lateness); }
 
+/* The oldest sliding window holding t: the smallest s ≡ last_start (mod period) with
+ * s > t - size, where last_start is the newest window start <= t. */
+static inline int64_t first_window_start(int64_t last_start, int64_t t, int64_t size, int64_t period)
+{
+    return last_start - (last_start - t + size - 1) / period * period;
+}
+
 /* ---- trigger compilation ---- */
 
 static int32_t compile_node(combine *c, const weir_trigger *t)
@@ -841,8 +848,7 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
         }
         /* windows [s, s+size) with s ≡ offset (mod period) and t - size < s <= t, oldest first */
         int64_t lowest = start;
-        if (c->wf.type == WEIR_WINDOW_SLIDING)
-            while (lowest - period > t - size) lowest -= period;
+        if (c->wf.type == WEIR_WINDOW_SLIDING) lowest = first_window_start(start, t, size, period);
         for (int64_t s = lowest; s <= start; s += period) {
             int64_t e = c->wf.type == WEIR_WINDOW_GLOBAL ? WEIR_TIME_MAX : s + size;
             if (c->wm >= sat_add(e, c->lateness)) { /* §3 */
@@ -912,8 +918,13 @@ static void key_timer(combine *c, keyent *k, int64_t t)
 /* The slice entry for start a, created (sorted) when missing; NULL on no memory. */
 static int64_t *slice_get(combine *c, keyent *k, int64_t a)
 {
+    if (k->n_slices) { /* records mostly come in order: the last slice, or a new one after it */
+        int64_t *last = slice_entry(c, k, k->n_slices - 1);
+        if (last[0] == a) return last;
+    }
     uint32_t lo = 0, hi = k->n_slices;
-    while (lo < hi) { /* first entry with start >= a; usually the last one */
+    if (k->n_slices && slice_entry(c, k, k->n_slices - 1)[0] < a) lo = k->n_slices;
+    while (lo < hi) { /* first entry with start >= a */
         uint32_t mid = (lo + hi) / 2;
         if (slice_entry(c, k, mid)[0] < a)
             lo = mid + 1;
@@ -953,8 +964,7 @@ static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row
         return false;
     }
     /* earlier windows of t may have fired already: then t is dropped from those */
-    int64_t first_start = last_start;
-    while (first_start - period > t - size) first_start -= period;
+    int64_t first_start = first_window_start(last_start, t, size, period);
     *dropped_some = c->wm >= sat_add(first_start, size);
     int64_t *e = slice_get(c, k, weir_fixed_start(t, c->slice, c->wf.offset));
     if (!e) return fail_nomem(c), true;
