@@ -184,7 +184,11 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
             if ((rc = send_to(s, d))) break;
             ob = s->out[d];
         }
-        weir_value *v = weir_batch_append(ob, b->ts[r], b->wm[r]);
+        uint32_t o = ob->n_rows++; /* every value is written just below: no clearing */
+        ob->ts[o] = b->ts[r];
+        ob->wm[o] = b->wm[r];
+        if (ob->raw) ob->raw[o] = (weir_raw){0};
+        weir_value *v = weir_batch_row(ob, o);
         memcpy(v, row, nf * sizeof *v);
         if ((rc = copy_strings(ob, v, nf))) break;
         ob->pos[ob->n_rows - 1] = b->pos[r];

@@ -81,7 +81,7 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-uint64_t weir_value_hash(const weir_value *v, uint64_t seed)
+uint64_t weir__value_hash_slow(const weir_value *v, uint64_t seed)
 {
     uint64_t h = seed ^ (0x9e3779b97f4a7c15ULL * (v->type + 1));
     switch (v->type) {
