@@ -8,13 +8,13 @@
 #include <stdlib.h>
 
 typedef struct gen_config {
-    int64_t count, keys, per_ms;
+    int64_t count, keys, per_ms, partitions;
 } gen_config;
 
 typedef struct gen_state {
     const gen_config *cfg;
     weir_batch *batch;
-    int64_t next, end; /* this worker's split of the index range */
+    int64_t next, end, step; /* this worker's records: next, next+step, ... < end */
     int64_t wm;
     bool stopping;
 } gen_state;
@@ -27,10 +27,14 @@ static int gen_open(weir_operator *op, const void *config, char *errbuf, size_t 
     op->state = s;
     s->cfg = config;
     s->wm = WEIR_TIME_MIN;
-    /* worker i of n generates [count*i/n, count*(i+1)/n): one partition each */
-    uint32_t i = weir_operator_worker_index(op), n = weir_operator_worker_count(op);
-    s->next = (int64_t)((__int128)s->cfg->count * i / n);
-    s->end = (int64_t)((__int128)s->cfg->count * (i + 1) / n);
+    /* worker i of n generates records i, i+n, i+2n, ...: one partition each, interleaved so
+     * that every partition moves through event time together (contiguous ranges would put one
+     * partition far ahead, and its windows would wait for the slowest partition's watermark) */
+    int64_t parts = weir_operator_worker_count(op), w = weir_operator_worker_index(op);
+    if (s->cfg->partitions > 0 && s->cfg->partitions < parts) parts = s->cfg->partitions;
+    s->next = w;
+    s->step = parts;
+    s->end = w < parts ? s->cfg->count : 0; /* workers beyond the partitions have none */
     s->batch = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!s->batch) return WEIR_ENOMEM;
     s->batch->origin = "ReadFromGenerator";
@@ -50,14 +54,12 @@ static int gen_pull(weir_operator *op, uint32_t max_rows)
     gen_state *s = op->state;
     const gen_config *c = s->cfg;
     weir_batch *b = s->batch;
-    int64_t end = s->next + (int64_t)max_rows;
-    if (end > s->end || s->stopping) end = s->stopping ? s->next : s->end;
-    if (end - s->next > (int64_t)b->capacity) end = s->next + b->capacity;
-    int64_t wm = s->wm;
-    uint64_t k = (uint64_t)((s->next * 7919) % c->keys);
-    const uint64_t step = (uint64_t)(7919 % c->keys);
-    for (int64_t i = s->next; i < end; i++) {
-        uint32_t r = b->n_rows++;
+    uint32_t limit = max_rows < b->capacity ? max_rows : b->capacity;
+    int64_t wm = s->wm, i = s->next, step = s->step;
+    uint64_t k = (uint64_t)((__int128)i * 7919 % c->keys);
+    const uint64_t dk = (uint64_t)((__int128)7919 * step % c->keys);
+    uint32_t r = 0;
+    for (; r < limit && i < s->end && !s->stopping; r++, i += step) {
         int64_t ts = i / c->per_ms;
         b->ts[r] = ts;
         b->wm[r] = wm;
@@ -66,12 +68,13 @@ static int gen_pull(weir_operator *op, uint32_t max_rows)
         v[0] = weir_value_int(ts);
         v[1] = weir_value_int((int64_t)k);
         v[2] = weir_value_int(i % 1000);
-        k += step;
+        k += dk;
         if (k >= (uint64_t)c->keys) k -= (uint64_t)c->keys;
         wm = ts;
     }
-    weir_operator_count_read(op, (uint64_t)(end - s->next));
-    s->next = end;
+    b->n_rows = r;
+    weir_operator_count_read(op, r);
+    s->next = i;
     s->wm = wm;
     bool done = s->next >= s->end || s->stopping;
     b->wm_after = done ? WEIR_TIME_MAX : wm;
@@ -94,10 +97,11 @@ weir_stream *weir_read_generator(weir_pipeline *p, const weir_generator_source *
     if (!p) return NULL;
     if (weir_pipeline_status(p)) return weir_pipeline_failed_stream(p);
     gen_config c = {opt ? opt->count : 0, opt && opt->keys ? opt->keys : 1000,
-                    opt && opt->per_ms ? opt->per_ms : 100};
-    if (c.count <= 0 || c.keys <= 0 || c.per_ms <= 0) {
+                    opt && opt->per_ms ? opt->per_ms : 100, opt ? opt->partitions : 0};
+    if (c.count <= 0 || c.keys <= 0 || c.per_ms <= 0 || c.partitions < 0) {
         weir_pipeline_set_error(p, WEIR_EINVAL,
-                                "ReadFromGenerator: count, keys and per_ms must be positive");
+                                "ReadFromGenerator: count, keys and per_ms must be positive, "
+                                "partitions not negative");
         return weir_pipeline_failed_stream(p);
     }
     gen_config *cfg = malloc(sizeof *cfg);

@@ -2,6 +2,7 @@
  * at creation; weir_batch_clear keeps them and the arena's first chunk, so a reused batch costs
  * no allocation per row. */
 #include "weir/batch.h"
+#include "weir/error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ weir_batch *weir_batch_create(const weir_schema *schema, uint32_t capacity)
     b->schema = schema;
     b->capacity = capacity;
     b->wm_after = WEIR_TIME_MIN;
+    b->last_wm = WEIR_TIME_MIN;
     b->ts = malloc(sizeof *b->ts * capacity);
     b->wm = malloc(sizeof *b->wm * capacity);
     b->pos = malloc(sizeof *b->pos * capacity);
@@ -78,6 +80,8 @@ void weir_batch_destroy(weir_batch *b)
     free(b->ts);
     free(b->wm);
     free(b->pos);
+    free(b->mark_at);
+    free(b->mark_wm);
     free(b->values);
     free(b->raw);
     weir_arena_finish(&b->arena);
@@ -90,6 +94,8 @@ void weir_batch_clear(weir_batch *b)
     b->flags = 0;
     b->wm_after = WEIR_TIME_MIN;
     b->origin = NULL;
+    b->n_marks = 0;
+    b->last_wm = WEIR_TIME_MIN;
     weir_arena_reset(&b->arena);
 }
 
@@ -100,8 +106,37 @@ weir_value *weir_batch_append(weir_batch *b, int64_t ts, int64_t wm)
     b->ts[r] = ts;
     b->wm[r] = wm;
     b->pos[r] = 0;
+    if (wm > b->last_wm) b->last_wm = wm;
     if (b->raw) b->raw[r] = (weir_raw){0};
     weir_value *v = weir_batch_row(b, r);
     memset(v, 0, sizeof *v * b->schema->n_fields);
     return v;
+}
+
+int weir_batch_mark(weir_batch *b, int64_t wm)
+{
+    if (wm <= b->last_wm) return 0;
+    if (b->n_marks == b->cap_marks) {
+        uint32_t cap = b->cap_marks ? b->cap_marks * 2 : 16;
+        uint32_t *at = realloc(b->mark_at, cap * sizeof *at);
+        if (!at) return WEIR_ENOMEM;
+        b->mark_at = at;
+        int64_t *w = realloc(b->mark_wm, cap * sizeof *w);
+        if (!w) return WEIR_ENOMEM;
+        b->mark_wm = w;
+        b->cap_marks = cap;
+    }
+    b->mark_at[b->n_marks] = b->n_rows;
+    b->mark_wm[b->n_marks++] = wm;
+    b->last_wm = wm;
+    return 0;
+}
+
+int weir_batch_copy_marks(weir_batch *out, const weir_batch *in, uint32_t r, uint32_t *next)
+{
+    while (*next < in->n_marks && in->mark_at[*next] <= r) {
+        if (weir_batch_mark(out, in->mark_wm[*next])) return WEIR_ENOMEM;
+        (*next)++;
+    }
+    return 0;
 }

@@ -75,6 +75,15 @@ typedef struct weir__xrecv {
     bool *ended;
     uint32_t n_ended;
     bool delivered_end;
+    /* Until every channel has sent its first batch, nothing is delivered: a worker without a
+     * partition of the input sends END first, and only once that is known does the minimum over
+     * channels equal the watermark of the partitions that exist. So a single-partition input gives
+     * the same results at any worker count. */
+    bool *started;
+    uint32_t n_started;
+    struct weir_batch **held; /* batches waiting for that, in arrival order */
+    uint32_t *held_from;
+    uint32_t n_held, cap_held;
 } weir__xrecv;
 
 /* One run: the workers and the exchanges between them. */

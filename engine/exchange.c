@@ -110,10 +110,15 @@ static int send_to(xsend *s, uint32_t dest)
 {
     weir_batch *b = s->out[dest];
     s->sent_wm[dest] = b->wm_after;
-    if (dest == s->w->id) { /* to ourselves: deliver now, reuse the batch */
+    if (dest == s->w->id) { /* to ourselves: deliver now and reuse the batch, unless held */
         int rc = deliver(s->w, s->xi, dest, b);
+        if (rc < 0) return rc;
+        if (rc == 1) { /* held: taken over */
+            s->out[dest] = weir_batch_create(s->x->schema, s->w->batch_size);
+            return s->out[dest] ? 0 : WEIR_ENOMEM;
+        }
         weir_batch_clear(b);
-        return rc;
+        return 0;
     }
     weir__ring *r = &s->x->data[(size_t)s->w->id * s->n + dest];
     pending_queue *q = &s->pending[dest];
@@ -175,7 +180,10 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
     xsend *s = op->state;
     uint32_t nf = b->schema->n_fields;
     int rc = 0;
+    uint32_t m = 0;
     for (uint32_t r = 0; r < b->n_rows && !rc; r++) {
+        for (; m < b->n_marks && b->mark_at[m] <= r && !rc; m++) /* input marks go everywhere */
+            for (uint32_t d = 0; d < s->n && !rc; d++) rc = weir_batch_mark(s->out[d], b->mark_wm[m]);
         const weir_value *row = weir_batch_row(b, r);
         uint32_t d = owner_of(s, row);
         weir_batch *ob = s->out[d];
@@ -201,11 +209,21 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
             }
             ob->raw[ob->n_rows - 1] = (weir_raw){t, b->raw[r].len};
         }
+        if (b->wm[r] > ob->last_wm) ob->last_wm = b->wm[r];
+        /* the other workers get this row's watermark as a mark: they observe every watermark
+         * value of the input, as one worker would */
+        for (uint32_t o = 0; o < s->n && !rc; o++)
+            if (o != d) rc = weir_batch_mark(s->out[o], b->wm[r]);
     }
+    for (; m < b->n_marks && !rc; m++)
+        for (uint32_t d = 0; d < s->n && !rc; d++) rc = weir_batch_mark(s->out[d], b->mark_wm[m]);
     bool end = b->flags & WEIR_BATCH_END;
     for (uint32_t d = 0; d < s->n && !rc; d++) {
         weir_batch *ob = s->out[d];
-        if (!ob->n_rows && !end && b->wm_after <= s->sent_wm[d]) continue;
+        if (!ob->n_rows && !end && b->wm_after <= s->sent_wm[d]) {
+            ob->n_marks = 0; /* nothing above what was sent */
+            continue;
+        }
         ob->wm_after = b->wm_after;
         ob->flags = end ? WEIR_BATCH_END : 0;
         rc = send_to(s, d);
@@ -226,13 +244,86 @@ static int64_t min_chan(const weir__xrecv *r, uint32_t n)
     return m;
 }
 
+static int deliver_now(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b);
+
+/* Marks the channel started; holds b while some channel has not started. Returns 1 when b was
+ * held (taken over), 0 when it may be delivered now, or WEIR_ENOMEM. */
+static int hold(weir__xrecv *r, uint32_t n, uint32_t from, weir_batch *b)
+{
+    if (!r->started[from]) {
+        r->started[from] = true;
+        r->n_started++;
+    }
+    if (r->n_started == n && r->n_held == 0) return 0;
+    if (r->n_held == r->cap_held) {
+        uint32_t cap = r->cap_held ? r->cap_held * 2 : 16;
+        weir_batch **h = realloc(r->held, cap * sizeof *h);
+        uint32_t *f = h ? realloc(r->held_from, cap * sizeof *f) : NULL;
+        if (h) r->held = h;
+        if (!h || !f) return WEIR_ENOMEM;
+        r->held_from = f;
+        r->cap_held = cap;
+    }
+    r->held[r->n_held] = b;
+    r->held_from[r->n_held++] = from;
+    return 1;
+}
+
+/* Returns a delivered batch to its sender (through the free ring), or frees it. */
+static void give_back(weir__run *run, uint32_t xi, uint32_t to_worker, uint32_t from, weir_batch *b)
+{
+    uint32_t n = run->n_workers;
+    if (from == to_worker || !weir__ring_push(&run->xchg[xi].free[(size_t)to_worker * n + from], b))
+        weir_batch_destroy(b);
+}
+
+/* Delivers b (from channel `from`), or holds it; returns 1 if b was taken over. */
 static int deliver(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b)
+{
+    weir__xrecv *r = &w->recv[xi];
+    uint32_t n = w->run->n_workers;
+    int held = hold(r, n, from, b);
+    if (held < 0) return held;
+    if (held && r->n_started == n) { /* the last channel started: release, in arrival order */
+        /* a channel whose first batch is an empty END has no partition: it never held the
+         * watermark back */
+        for (uint32_t i = 0; i < r->n_held; i++) {
+            uint32_t f = r->held_from[i];
+            bool first = true;
+            for (uint32_t k = 0; k < i && first; k++) first = r->held_from[k] != f;
+            const weir_batch *hb = r->held[i];
+            if (first && (hb->flags & WEIR_BATCH_END) && !hb->n_rows && !hb->n_marks && !r->ended[f]) {
+                r->ended[f] = true;
+                r->n_ended++;
+                r->chan_wm[f] = WEIR_TIME_MAX;
+            }
+        }
+        for (uint32_t i = 0; i < r->n_held && !w->status; i++) {
+            int rc = deliver_now(w, xi, r->held_from[i], r->held[i]);
+            if (rc && !w->status) w->status = rc;
+            give_back(w->run, xi, w->id, r->held_from[i], r->held[i]);
+        }
+        r->n_held = 0;
+        return w->status ? w->status : 1;
+    }
+    if (held) return 1;
+    int rc = deliver_now(w, xi, from, b);
+    return rc;
+}
+
+static int deliver_now(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b)
 {
     weir__run *run = w->run;
     weir__xchg *x = &run->xchg[xi];
     weir__xrecv *r = &w->recv[xi];
-    uint32_t n = run->n_workers;
-    for (uint32_t i = 0; i < b->n_rows; i++) {
+    uint32_t n = run->n_workers, m = 0;
+    /* rows and marks, in order: each raises its channel, then reads the minimum over channels */
+    for (uint32_t i = 0; i <= b->n_rows; i++) {
+        for (; m < b->n_marks && b->mark_at[m] <= i; m++) {
+            if (b->mark_wm[m] > r->chan_wm[from]) r->chan_wm[from] = b->mark_wm[m];
+            b->mark_wm[m] = min_chan(r, n);
+        }
+        if (i == b->n_rows) break;
         if (b->wm[i] > r->chan_wm[from]) r->chan_wm[from] = b->wm[i];
         b->wm[i] = min_chan(r, n);
     }
@@ -268,8 +359,8 @@ bool weir__xchg_drain(weir_worker *w)
             while (!w->status && (b = weir__ring_pop(ring))) {
                 popped = any = true;
                 int rc = deliver(w, xi, from, b);
-                if (rc && !w->status) w->status = rc;
-                if (!weir__ring_push(&x->free[(size_t)w->id * n + from], b)) weir_batch_destroy(b);
+                if (rc < 0 && !w->status) w->status = rc;
+                if (rc != 1) give_back(run, xi, w->id, from, b);
             }
             if (popped && atomic_load(&run->workers[from]->blocked)) wake(run->workers[from]);
         }

@@ -158,7 +158,8 @@ static int worker_instantiate(weir_worker *w)
         weir__xrecv *r = &w->recv[xi];
         r->chan_wm = malloc(run->n_workers * sizeof *r->chan_wm);
         r->ended = calloc(run->n_workers, sizeof *r->ended);
-        if (!r->chan_wm || !r->ended) return WEIR_ENOMEM;
+        r->started = calloc(run->n_workers, sizeof *r->started);
+        if (!r->chan_wm || !r->ended || !r->started) return WEIR_ENOMEM;
         for (uint32_t k = 0; k < run->n_workers; k++) r->chan_wm[k] = WEIR_TIME_MIN;
     }
     /* edges: a keyed input is fed by its exchange sender; count consumers, then fill */
@@ -211,6 +212,10 @@ static void worker_finish(weir_worker *w)
         for (uint32_t xi = 0; xi < w->run->n_xchg; xi++) {
             free(w->recv[xi].chan_wm);
             free(w->recv[xi].ended);
+            free(w->recv[xi].started);
+            for (uint32_t i = 0; i < w->recv[xi].n_held; i++) weir_batch_destroy(w->recv[xi].held[i]);
+            free(w->recv[xi].held);
+            free(w->recv[xi].held_from);
         }
     free(w->recv);
     free(w->ops);

@@ -546,7 +546,7 @@ static win *win_find(const keyent *k, int64_t start, int64_t end)
 static int flush(combine *c)
 {
     int rc = 0;
-    if (c->out->n_rows) {
+    if (c->out->n_rows || c->out->n_marks) {
         c->out->wm_after = c->out_wm;
         c->sent_wm = c->out_wm;
         rc = weir_operator_emit(c->op, c->out);
@@ -685,6 +685,13 @@ static void slice_advance(combine *c, int64_t wm);
 static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row, int sign,
                          bool *dropped_some);
 
+/* The output watermark rises: downstream sees this value too, as a mark of the output batch. */
+static void set_out_wm(combine *c, int64_t wm)
+{
+    c->out_wm = wm;
+    if (weir_batch_mark(c->out, wm)) fail_nomem(c);
+}
+
 /* Moves the input watermark to wm and fires what became due, in order of window end. */
 static void advance(combine *c, int64_t wm)
 {
@@ -692,7 +699,7 @@ static void advance(combine *c, int64_t wm)
     c->wm = wm;
     if (c->slicing) {
         slice_advance(c, wm);
-        c->out_wm = wm;
+        set_out_wm(c, wm);
         return;
     }
     const timer_entry *t;
@@ -715,7 +722,7 @@ static void advance(combine *c, int64_t wm)
         }
         c->n_due = 0;
     }
-    c->out_wm = wm;
+    set_out_wm(c, wm);
 }
 
 /* ---- elements ---- */
@@ -1038,7 +1045,9 @@ static int combine_process(weir_operator *op, uint32_t input, const weir_batch *
     bool need_now = !c->default_trigger;
     int64_t now = need_now ? weir_operator_now(op) : 0;
     uint64_t late = 0;
+    uint32_t m = 0;
     for (uint32_t r = 0; r < b->n_rows && !c->status; r++) {
+        for (; m < b->n_marks && b->mark_at[m] <= r; m++) advance(c, b->mark_wm[m]);
         if (b->wm[r] > c->wm) advance(c, b->wm[r]);
         const weir_value *row = weir_batch_row(b, r);
         bool dropped_some;
@@ -1053,6 +1062,7 @@ static int combine_process(weir_operator *op, uint32_t input, const weir_batch *
             }
         }
     }
+    for (; m < b->n_marks && !c->status; m++) advance(c, b->mark_wm[m]);
     if (late) weir_operator_count_late(op, late);
     if (!c->status && b->wm_after > c->wm) advance(c, b->wm_after);
     if (c->status) return c->status;

@@ -1,6 +1,7 @@
 /* operators/filter.c: weir_filter(): keeps the rows a user function accepts. The output batch
  * shares the input's strings (it is emitted before the input batch is released), so a filter
- * copies 16 bytes per value and allocates nothing per row. */
+ * copies 16 bytes per value and allocates nothing per row. A dropped row's watermark is kept as a
+ * mark (weir/batch.h), so downstream windows see every watermark value. */
 #include "weir/error.h"
 #include "weir/graph.h"
 
@@ -37,16 +38,23 @@ static int filter_process(weir_operator *op, uint32_t input, const weir_batch *b
     weir_row row = {.schema = b->schema};
     int rc = 0;
     weir_batch_clear(out);
-    for (uint32_t r = 0; r < b->n_rows; r++) {
+    uint32_t m = 0;
+    for (uint32_t r = 0; r < b->n_rows && !rc; r++) {
+        rc = weir_batch_copy_marks(out, b, r, &m);
         row.ts = b->ts[r];
         row.values = weir_batch_row(b, r);
-        if (!s->cfg->fn(&row, s->cfg->ctx)) continue;
+        if (!s->cfg->fn(&row, s->cfg->ctx)) { /* dropped: its watermark stays (a mark) */
+            if (!rc) rc = weir_batch_mark(out, b->wm[r]);
+            continue;
+        }
         weir_value *v = weir_batch_append(out, b->ts[r], b->wm[r]);
         out->pos[out->n_rows - 1] = b->pos[r];
         out->origin = b->origin;
         memcpy(v, row.values, nf * sizeof *v);
         if (out->raw) out->raw[out->n_rows - 1] = b->raw[r];
     }
+    if (!rc) rc = weir_batch_copy_marks(out, b, b->n_rows, &m);
+    if (rc) return weir_operator_fail(op, rc, "%s: out of memory", op->name);
     out->wm_after = b->wm_after;
     out->flags = b->flags;
     rc = weir_operator_emit(op, out);

@@ -41,7 +41,9 @@ static int map_process(weir_operator *op, uint32_t input, const weir_batch *b)
     weir_row row = {.schema = b->schema};
     char err[512];
     int rc = 0;
+    uint32_t m = 0;
     for (uint32_t r = 0; r < b->n_rows && !rc; r++) {
+        if ((rc = weir_batch_copy_marks(out, b, r, &m))) break;
         if (weir_batch_full(out)) {
             out->wm_after = b->wm[r];
             rc = weir_operator_emit(op, out);
@@ -56,10 +58,12 @@ static int map_process(weir_operator *op, uint32_t input, const weir_batch *b)
         err[0] = 0;
         int res = s->cfg->fn(&row, v, &out->arena, s->cfg->ctx, err, sizeof err);
         if (res == 0) continue;
-        out->n_rows--; /* dropped or failed */
+        out->n_rows--; /* dropped or failed: its watermark stays (a mark) */
+        if ((rc = weir_batch_mark(out, b->wm[r]))) break;
         if (res == 1) continue;
         rc = weir_record_error(&s->errors, b, r, err[0] ? err : weir_strerror(res));
     }
+    if (!rc) rc = weir_batch_copy_marks(out, b, b->n_rows, &m);
     if (!rc) {
         out->wm_after = b->wm_after;
         out->flags = b->flags;

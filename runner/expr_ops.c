@@ -65,7 +65,9 @@ static int eo_process(weir_operator *op, uint32_t input, const weir_batch *b)
     char err[512];
     int rc = 0;
     out->origin = b->origin;
+    uint32_t m = 0;
     for (uint32_t r = 0; r < b->n_rows && !rc; r++) {
+        if ((rc = weir_batch_copy_marks(out, b, r, &m))) break;
         if (weir_batch_full(out)) {
             out->wm_after = b->wm[r];
             if ((rc = weir_operator_emit(op, out))) break;
@@ -84,9 +86,13 @@ static int eo_process(weir_operator *op, uint32_t input, const weir_batch *b)
             }
             if (e) {
                 rc = weir_record_error(&s->errors, b, r, err[0] ? err : weir_strerror(e));
+                if (!rc) rc = weir_batch_mark(out, b->wm[r]);
                 continue;
             }
-            if (keep.type != WEIR_TYPE_BOOL || !keep.as.b) continue;
+            if (keep.type != WEIR_TYPE_BOOL || !keep.as.b) { /* its watermark stays (a mark) */
+                rc = weir_batch_mark(out, b->wm[r]);
+                continue;
+            }
             weir_value *v = weir_batch_append(out, b->ts[r], b->wm[r]);
             memcpy(v, in, nin * sizeof *v);
         } else {
@@ -100,6 +106,7 @@ static int eo_process(weir_operator *op, uint32_t input, const weir_batch *b)
                     failed = true;
                     out->n_rows--;
                     rc = weir_record_error(&s->errors, b, r, err[0] ? err : weir_strerror(e));
+                    if (!rc) rc = weir_batch_mark(out, b->wm[r]);
                 }
             }
             if (failed) continue;
@@ -108,6 +115,7 @@ static int eo_process(weir_operator *op, uint32_t input, const weir_batch *b)
         out->pos[o] = b->pos[r];
         if (out->raw) out->raw[o] = b->raw ? b->raw[r] : (weir_raw){0};
     }
+    if (!rc) rc = weir_batch_copy_marks(out, b, b->n_rows, &m);
     if (!rc) {
         out->wm_after = b->wm_after;
         out->flags = b->flags;

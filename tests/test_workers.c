@@ -92,12 +92,11 @@ static weir_stream *sessions_discarding(weir_stream *in)
 
 static weir_stream *fixed_then_fixed(weir_stream *in)
 {
-    /* two keyed stages: the second regroups the first's change log */
+    /* two keyed stages: the second (one group) sums the first's change log per 200 ms */
     weir_stream *a = weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
                                                            .window = weir_fixed(50),
                                                            .aggregates = WEIR_AGGREGATES(weir_sum("v", "s"))});
-    return weir_combine(a, &(weir_combine_spec){.group_by = WEIR_FIELDS("window_start"),
-                                                .window = weir_fixed(200),
+    return weir_combine(a, &(weir_combine_spec){.window = weir_fixed(200),
                                                 .aggregates = WEIR_AGGREGATES(weir_count("keys"),
                                                                               weir_sum("s", "total"))});
 }
@@ -153,7 +152,7 @@ static void check_same(stage_fn stage, const char *what)
     char **el = make_elements(3000);
     rows ref;
     run(el, stage, 1, 1024, &ref);
-    cr_assert_gt(ref.n, 100, "%s: too few rows to compare (%zu)", what, ref.n);
+    cr_assert_gt(ref.n, 40, "%s: too few rows to compare (%zu)", what, ref.n);
     per_key(&ref);
     static const uint32_t workers[] = {1, 2, 3, 4, 8}, batches[] = {1, 7, 1024};
     for (int wi = 0; wi < 5; wi++)
@@ -164,8 +163,8 @@ static void check_same(stage_fn stage, const char *what)
             cr_assert_eq(got.n, ref.n, "%s: %zu rows with %u workers, batch %u; %zu with 1", what, got.n,
                          workers[wi], batches[bi], ref.n);
             for (size_t i = 0; i < ref.n; i++)
-                cr_assert_str_eq(got.line[i], ref.line[i], "%s: row %zu differs with %u workers, batch %u",
-                                 what, i, workers[wi], batches[bi]);
+                cr_assert_str_eq(got.line[i], ref.line[i], "%s: row %zu differs with %u workers, batch %u:\n  1 worker: %s\n  got:      %s",
+                                 what, i, workers[wi], batches[bi], ref.line[i], got.line[i]);
             free_rows(&got);
         }
     free_rows(&ref);
@@ -196,13 +195,14 @@ static long peak_rss_mb(void)
 
 Test(workers, slow_sink_bounded_memory, .timeout = 300)
 {
-    /* 3M generated records (~150 MB if they were all held as rows) pass an exchange into a
-     * sink that sleeps 1 ms every 2000 rows: the rings fill, the generator waits, memory stays
-     * bounded. One row per record comes out (1 ms fixed windows of 100 records, 1000 keys). */
+    /* 3M generated records (~150 MB if they were all held as rows), read as one partition by
+     * worker 0, pass the exchange into sinks that sleep 1 ms every 2000 rows: the rings fill,
+     * the generator waits, memory stays bounded. One row per record comes out (1 ms fixed windows
+     * of 100 records, 1000 keys). */
     long before = peak_rss_mb();
     _Atomic uint64_t n = 0;
     weir_pipeline *p = weir_pipeline_create();
-    weir_stream *in = weir_read_generator(p, &(weir_generator_source){.count = 3000000, .keys = 1000});
+    weir_stream *in = weir_read_generator(p, &(weir_generator_source){.count = 3000000, .keys = 1000, .partitions = 1});
     weir_stream *out = weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
                                                              .window = weir_fixed(1),
                                                              .aggregates = WEIR_AGGREGATES(weir_count("n"))});
@@ -212,5 +212,5 @@ Test(workers, slow_sink_bounded_memory, .timeout = 300)
     weir_pipeline_destroy(p);
     cr_assert_eq(atomic_load(&n), 3000000, "every record produced one row");
     long peak = peak_rss_mb();
-    cr_assert_lt(peak - before, 120, "peak RSS grew by %ld MB (bound 120 MB)", peak - before);
+    cr_assert_lt(peak - before, 60, "peak RSS grew by %ld MB (bound 60 MB)", peak - before);
 }

@@ -7,6 +7,13 @@
  * `wm_after` is the watermark after the last row (or the only content of an empty batch, which
  * is how a pure watermark travels). WEIR_BATCH_END marks the end of the channel's input.
  *
+ * Watermark marks: an operator that drops rows (a filter, the exchange sending a row to another
+ * worker) keeps each dropped row's watermark as a mark, "just before row i the watermark rose to
+ * W". Operators that care about time advance through marks as through rows' watermarks, so they
+ * observe every watermark value of their input, as an engine that updates the watermark after
+ * every record would (windowing.md §2); stateless operators pass marks on. weir_batch_mark adds
+ * one, ignoring values that do not raise the batch's watermark.
+ *
  * A row may also carry its original JSON object text (raw) so that fields no transform reads are
  * written back unchanged. Strings in a batch point into its arena or into memory that outlives
  * the batch. Ownership: a batch passed to an operator is borrowed for the duration of the call;
@@ -59,6 +66,10 @@ typedef struct weir_batch {
     int64_t *wm;        /* [capacity] watermark before each row */
     weir_value *values; /* [capacity * schema->n_fields] */
     weir_raw *raw;      /* [capacity] when schema->has_raw, else NULL */
+    uint32_t n_marks, cap_marks;
+    uint32_t *mark_at;  /* marks: just before row mark_at[i] (n_rows: after the last row) ... */
+    int64_t *mark_wm;   /* ... the watermark rose to mark_wm[i]; positions never decrease */
+    int64_t last_wm;    /* highest watermark of the rows and marks appended (for dedupe) */
     const char *origin; /* input the rows came from (file path, topic/partition), or NULL */
     int64_t *pos;       /* [capacity] line number (or offset) of each row in origin, 0 unknown */
     weir_arena arena;   /* strings and other memory of the rows */
@@ -76,6 +87,12 @@ static inline bool weir_batch_full(const weir_batch *b)
 }
 /* Appends a row with every value null and returns its values, or NULL when the batch is full. */
 weir_value *weir_batch_append(weir_batch *b, int64_t ts, int64_t wm);
+/* Records that the watermark rose to wm before the row that will be appended next. 0, or
+ * WEIR_ENOMEM. A wm not above the batch's last watermark is ignored. */
+int weir_batch_mark(weir_batch *b, int64_t wm);
+/* Copies the marks of `in` that lie before input row r (all of them when r == in->n_rows) into
+ * out, at out's current end; *next is the index of the first mark not yet copied. */
+int weir_batch_copy_marks(weir_batch *out, const weir_batch *in, uint32_t r, uint32_t *next);
 static inline weir_value *weir_batch_row(const weir_batch *b, uint32_t r)
 {
     return b->values + (size_t)r * b->schema->n_fields;

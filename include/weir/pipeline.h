@@ -62,11 +62,15 @@ typedef struct weir_file_source {
 weir_stream *weir_read_file(weir_pipeline *p, const weir_file_source *opt);
 
 typedef struct weir_generator_source {
-    int64_t count;  /* records, required (> 0) */
-    int64_t keys;   /* default 1000 */
-    int64_t per_ms; /* default 100 */
+    int64_t count;      /* records, required (> 0) */
+    int64_t keys;       /* default 1000 */
+    int64_t per_ms;     /* default 100 */
+    int64_t partitions; /* default 0: one per worker; partition p of P makes records p, p+P, ... */
 } weir_generator_source;
-/* Record i is {ts: floor(i / per_ms), k: (i * 7919) mod keys, v: i mod 1000}, watermark = ts. */
+/* Record i is {ts: floor(i / per_ms), k: (i * 7919) mod keys, v: i mod 1000}; each partition's
+ * watermark is the ts of its last record. With one partition the results are the same at any
+ * worker count. Partitions are not aligned in event time: one that runs ahead of the others keeps
+ * windows open downstream until they catch up. */
 weir_stream *weir_read_generator(weir_pipeline *p, const weir_generator_source *opt);
 
 typedef struct weir_create_source {
