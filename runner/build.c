@@ -23,13 +23,13 @@
  * - Transforms of pipeline.md this version does not run yet (Kafka, Nexmark, Flatten, Join, CSV)
  *   are reported as errors at their position, never ignored. */
 #include "build.h"
-#include "diag.h"
-#include "duration.h"
 #include "expr.h"
 #include "expr_ops.h"
-#include "yaml_tree.h"
+#include "yaml_doc.h"
 #include "weir/buf.h"
+#include "weir/json.h"
 #include "weir/error.h"
+#include "weir/graph.h"
 #include "weir/weir.h"
 
 #include <inttypes.h>
@@ -37,10 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the YAML tree, through a few adapters ---- */
-
-#include "build_yaml.h"
 
 /* ---- transforms ---- */
 
@@ -460,7 +456,7 @@ static const tdesc *find_desc(const char *type)
 static int32_t find_transform(builder *b, const char *name, size_t len)
 {
     for (uint32_t i = 0; i < b->n; i++)
-        if (strlen(b->t[i].name) == len && !strncmp(b->t[i].name, name, len)) return (int32_t)i;
+        if (b->t[i].name && strlen(b->t[i].name) == len && !strncmp(b->t[i].name, name, len)) return (int32_t)i;
     return -1;
 }
 

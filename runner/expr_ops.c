@@ -7,6 +7,7 @@
 #include "weir/graph.h"
 #include "weir/record_error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
