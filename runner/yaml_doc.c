@@ -155,6 +155,7 @@ static int substitute_env(weir__diag *d, ynode_s *n)
     char *out = malloc(cap);
     if (!out) return -1;
     const char *p = n->text;
+    char name[256]; /* the variable's name, and its default after ":-" */
     while (*p) {
         const char *val = NULL;
         size_t vlen = 0;
@@ -169,7 +170,6 @@ static int substitute_env(weir__diag *d, ynode_s *n)
                 free(out);
                 return -1;
             }
-            char name[256];
             size_t nl = (size_t)(end - p - 2);
             if (nl >= sizeof name) nl = sizeof name - 1;
             memcpy(name, p + 2, nl);
