@@ -47,12 +47,12 @@ static void baseline(int64_t n, int64_t keys, const char *path)
                     fwrite(buf, 1, len, f);
                     len = 0;
                 }
-                len += (size_t)sprintf(buf + len,
-                                       "{\"k\":%ld,\"n\":%ld,\"total\":%ld,\"window_start\":%ld,"
-                                       "\"window_end\":%ld,\"pane_timing\":\"ON_TIME\",\"pane_index\":0,"
-                                       "\"pane_last\":true,\"op\":\"+I\"}\n",
-                                       (long)k, (long)count[k], (long)sum[k], (long)cur,
-                                       (long)(cur + size));
+                len += (size_t)sprintf(
+                    buf + len,
+                    "{\"k\":%ld,\"n\":%ld,\"total\":%ld,\"window_start\":%ld,"
+                    "\"window_end\":%ld,\"pane_timing\":\"ON_TIME\",\"pane_index\":0,"
+                    "\"pane_last\":true,\"op\":\"+I\"}\n",
+                    (long)k, (long)count[k], (long)sum[k], (long)cur, (long)(cur + size));
                 count[k] = sum[k] = 0;
             }
             n_order = 0;
@@ -72,10 +72,11 @@ static int engine(int64_t n, int64_t keys, const char *path)
 {
     weir_pipeline *p = weir_pipeline_create();
     weir_stream *in = weir_read_generator(p, &(weir_generator_source){.count = n, .keys = keys});
-    weir_stream *out = weir_combine(
-        in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
-                                 .window = weir_fixed(WEIR_SECONDS(10)),
-                                 .aggregates = WEIR_AGGREGATES(weir_count("n"), weir_sum("v", "total"))});
+    weir_stream *out =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = weir_fixed(WEIR_SECONDS(10)),
+                                              .aggregates = WEIR_AGGREGATES(
+                                                  weir_count("n"), weir_sum("v", "total"))});
     weir_write_file(out, &(weir_file_sink){.path = path});
     int err = weir_run(p, &(weir_run_options){.workers = 1});
     if (err) fprintf(stderr, "engine: %s\n", weir_pipeline_error(p));
@@ -108,7 +109,8 @@ int main(int argc, char **argv)
     char full[600];
     snprintf(full, sizeof full, "bash -c '%s'", cmd);
     if (system(full) != 0) {
-        fprintf(stderr, "MISMATCH: the engine's output differs from the baseline's (%s vs %s)\n", a, b);
+        fprintf(stderr, "MISMATCH: the engine's output differs from the baseline's (%s vs %s)\n", a,
+                b);
         return 1;
     }
     qsort(te, (size_t)runs, sizeof *te, cmp_double);

@@ -47,7 +47,10 @@ static int cr_pull(weir_operator *op, uint32_t max_rows)
     return end ? WEIR_PULL_END : WEIR_PULL_MORE;
 }
 
-static void cr_stop(weir_operator *op) { ((create_source *)op->state)->stopping = true; }
+static void cr_stop(weir_operator *op)
+{
+    ((create_source *)op->state)->stopping = true;
+}
 
 static const weir_operator_class create_class = {
     .name = "Create", .open = cr_open, .pull = cr_pull, .stop = cr_stop, .close = cr_close};

@@ -135,8 +135,9 @@ static int sink_process(weir_operator *op, uint32_t input, const weir_batch *b)
             row.ts = b->ts[r];
             row.values = weir_batch_row(b, r);
             int rc = s->cfg->fn(&row, s->cfg->ctx);
-            if (rc) return weir_operator_fail(op, rc < 0 ? rc : WEIR_ESTOPPED,
-                                              "%s: the collect callback stopped the run", op->name);
+            if (rc)
+                return weir_operator_fail(op, rc < 0 ? rc : WEIR_ESTOPPED,
+                                          "%s: the collect callback stopped the run", op->name);
         }
         weir_operator_count_written(op, b->n_rows);
         return 0;

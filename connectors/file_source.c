@@ -51,7 +51,10 @@ static int fs_open(weir_operator *op, const void *config, char *errbuf, size_t e
     return s->buf ? 0 : WEIR_ENOMEM;
 }
 
-static void on_poll_close(uv_handle_t *h) { free(h); }
+static void on_poll_close(uv_handle_t *h)
+{
+    free(h);
+}
 
 static void fs_close(weir_operator *op)
 {
@@ -64,7 +67,10 @@ static void fs_close(weir_operator *op)
     free(s);
 }
 
-static void on_poll(uv_timer_t *t) { weir_worker_wake(t->data); }
+static void on_poll(uv_timer_t *t)
+{
+    weir_worker_wake(t->data);
+}
 
 /* Makes room and reads more; only called when no row references the buffer. */
 static int fill(weir_operator *op, file_source *s)
@@ -119,7 +125,8 @@ static int fs_pull(weir_operator *op, uint32_t max_rows)
             if (avail) { /* a last line without a newline */
                 s->line++;
                 s->start = s->end;
-                if (!blank(p, avail) && (rc = weir__json_rows_line(j, p, avail, s->line))) return rc;
+                if (!blank(p, avail) && (rc = weir__json_rows_line(j, p, avail, s->line)))
+                    return rc;
             }
             if (!s->cfg->follow) goto end;
             if ((rc = weir__json_rows_flush(j, false))) return rc;
@@ -191,7 +198,8 @@ weir_stream *weir_read_file(weir_pipeline *p, const weir_file_source *opt)
         return weir_pipeline_failed_stream(p);
     }
     if (opt->max_out_of_orderness < 0) {
-        weir_pipeline_set_error(p, WEIR_EINVAL, "ReadFromFile: max_out_of_orderness must not be negative");
+        weir_pipeline_set_error(p, WEIR_EINVAL,
+                                "ReadFromFile: max_out_of_orderness must not be negative");
         return weir_pipeline_failed_stream(p);
     }
     json_source_config *cfg = calloc(1, sizeof *cfg);

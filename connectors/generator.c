@@ -87,10 +87,16 @@ static int gen_pull(weir_operator *op, uint32_t max_rows)
     return done ? WEIR_PULL_END : WEIR_PULL_MORE;
 }
 
-static void gen_stop(weir_operator *op) { ((gen_state *)op->state)->stopping = true; }
+static void gen_stop(weir_operator *op)
+{
+    ((gen_state *)op->state)->stopping = true;
+}
 
-static const weir_operator_class gen_class = {
-    .name = "ReadFromGenerator", .open = gen_open, .pull = gen_pull, .stop = gen_stop, .close = gen_close};
+static const weir_operator_class gen_class = {.name = "ReadFromGenerator",
+                                              .open = gen_open,
+                                              .pull = gen_pull,
+                                              .stop = gen_stop,
+                                              .close = gen_close};
 
 weir_stream *weir_read_generator(weir_pipeline *p, const weir_generator_source *opt)
 {

@@ -31,14 +31,16 @@ int weir__json_source_fields(json_source_config *cfg, const char *const *fields)
     if (!cfg->fields) return WEIR_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         bool dup = false;
-        for (uint32_t k = 0; k < cfg->n_fields; k++) dup = dup || !strcmp(cfg->fields[k], fields[i]);
+        for (uint32_t k = 0; k < cfg->n_fields; k++)
+            dup = dup || !strcmp(cfg->fields[k], fields[i]);
         if (dup) continue;
         if (!(cfg->fields[cfg->n_fields] = strdup(fields[i]))) return WEIR_ENOMEM;
         cfg->n_fields++;
     }
     if (cfg->timestamp) {
         bool have = false;
-        for (uint32_t k = 0; k < cfg->n_fields; k++) have = have || !strcmp(cfg->fields[k], cfg->timestamp);
+        for (uint32_t k = 0; k < cfg->n_fields; k++)
+            have = have || !strcmp(cfg->fields[k], cfg->timestamp);
         if (!have) {
             if (!(cfg->fields[cfg->n_fields] = strdup(cfg->timestamp))) return WEIR_ENOMEM;
             cfg->n_fields++;

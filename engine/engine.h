@@ -60,13 +60,13 @@ struct weir_pipeline {
  * batches through one ring per ordered worker pair; used batches come back through a free ring
  * in the other direction so they are reused without allocation. */
 typedef struct weir__xchg {
-    uint32_t producer, port;      /* producing node and its output port */
-    uint32_t consumer, input;     /* keyed node and its input */
+    uint32_t producer, port;  /* producing node and its output port */
+    uint32_t consumer, input; /* keyed node and its input */
     const int32_t *key_fields;
     uint32_t n_key_fields;
     const weir_schema *schema;
-    weir__ring *data;             /* [from * n + to] */
-    weir__ring *free;             /* [to * n + from]: batches going back to their sender */
+    weir__ring *data; /* [from * n + to] */
+    weir__ring *free; /* [to * n + from]: batches going back to their sender */
 } weir__xchg;
 
 /* Receiving side of an exchange in one worker: a watermark per channel (sending worker). */
@@ -108,12 +108,12 @@ struct weir_worker {
     uv_timer_t progress; /* progress callback (worker 0) */
     uv_async_t wake;     /* data or room in a ring, a stop request, another worker's failure */
     bool handles_open;
-    weir_operator *ops;  /* the graph's nodes, then one exchange sender per exchange */
+    weir_operator *ops; /* the graph's nodes, then one exchange sender per exchange */
     uint32_t n_ops;
-    uint32_t *sources;  /* indexes of source operators still running */
+    uint32_t *sources; /* indexes of source operators still running */
     uint32_t n_sources;
     bool *source_idle;
-    weir__xrecv *recv;  /* [n_xchg] */
+    weir__xrecv *recv; /* [n_xchg] */
     uint32_t batch_size;
     weir_clock_fn clock;
     void *clock_ctx;
@@ -121,9 +121,10 @@ struct weir_worker {
     int status; /* first error */
     bool stopping;
     bool finished;
-    bool any_deadline;   /* some operator asked for a processing-time wake-up */
-    _Atomic int blocked; /* batches wait for room in a ring: sources are not pulled */
-    uint32_t n_pending;  /* batches waiting for room, over every exchange sender */
+    bool any_deadline;         /* some operator asked for a processing-time wake-up */
+    _Atomic int64_t source_wm; /* watermark its sources last reported (progress display) */
+    _Atomic int blocked;       /* batches wait for room in a ring: sources are not pulled */
+    uint32_t n_pending;        /* batches waiting for room, over every exchange sender */
     uv_thread_t thread;
 };
 

@@ -33,7 +33,7 @@ typedef struct xsend {
     weir__xchg *x;
     uint32_t xi; /* index of the exchange */
     weir_worker *w;
-    uint32_t n;  /* workers */
+    uint32_t n; /* workers */
     weir_batch **out;
     int64_t *sent_wm;
     pending_queue *pending;
@@ -44,7 +44,8 @@ static uint32_t owner_of(const xsend *s, const weir_value *row)
 {
     if (s->n == 1 || s->x->n_key_fields == 0) return 0;
     uint64_t h = 0x51ed270b27a0f1c3ULL;
-    for (uint32_t i = 0; i < s->x->n_key_fields; i++) h = weir_value_hash(&row[s->x->key_fields[i]], h);
+    for (uint32_t i = 0; i < s->x->n_key_fields; i++)
+        h = weir_value_hash(&row[s->x->key_fields[i]], h);
     uint32_t group = (uint32_t)(h % WEIR__KEY_GROUPS);
     return group * s->n / WEIR__KEY_GROUPS;
 }
@@ -183,7 +184,8 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
     uint32_t m = 0;
     for (uint32_t r = 0; r < b->n_rows && !rc; r++) {
         for (; m < b->n_marks && b->mark_at[m] <= r && !rc; m++) /* input marks go everywhere */
-            for (uint32_t d = 0; d < s->n && !rc; d++) rc = weir_batch_mark(s->out[d], b->mark_wm[m]);
+            for (uint32_t d = 0; d < s->n && !rc; d++)
+                rc = weir_batch_mark(s->out[d], b->mark_wm[m]);
         const weir_value *row = weir_batch_row(b, r);
         uint32_t d = owner_of(s, row);
         weir_batch *ob = s->out[d];
@@ -292,7 +294,8 @@ static int deliver(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b)
             bool first = true;
             for (uint32_t k = 0; k < i && first; k++) first = r->held_from[k] != f;
             const weir_batch *hb = r->held[i];
-            if (first && (hb->flags & WEIR_BATCH_END) && !hb->n_rows && !hb->n_marks && !r->ended[f]) {
+            if (first && (hb->flags & WEIR_BATCH_END) && !hb->n_rows && !hb->n_marks &&
+                !r->ended[f]) {
                 r->ended[f] = true;
                 r->n_ended++;
                 r->chan_wm[f] = WEIR_TIME_MAX;

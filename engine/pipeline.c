@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *weir_version(void) { return WEIR_VERSION; }
+const char *weir_version(void)
+{
+    return WEIR_VERSION;
+}
 
 weir_pipeline *weir_pipeline_create(void)
 {
@@ -44,7 +47,10 @@ void weir_pipeline_destroy(weir_pipeline *p)
     free(p);
 }
 
-int weir_pipeline_status(const weir_pipeline *p) { return p ? p->status : WEIR_EINVAL; }
+int weir_pipeline_status(const weir_pipeline *p)
+{
+    return p ? p->status : WEIR_EINVAL;
+}
 
 const char *weir_pipeline_error(const weir_pipeline *p)
 {
@@ -160,9 +166,18 @@ fail:
     return p ? &p->failed : NULL;
 }
 
-weir_stream *weir_pipeline_failed_stream(weir_pipeline *p) { return p ? &p->failed : NULL; }
-weir_pipeline *weir_stream_pipeline(const weir_stream *s) { return s ? s->p : NULL; }
-bool weir_stream_failed(const weir_stream *s) { return !s || s->failed; }
+weir_stream *weir_pipeline_failed_stream(weir_pipeline *p)
+{
+    return p ? &p->failed : NULL;
+}
+weir_pipeline *weir_stream_pipeline(const weir_stream *s)
+{
+    return s ? s->p : NULL;
+}
+bool weir_stream_failed(const weir_stream *s)
+{
+    return !s || s->failed;
+}
 
 weir_stream *weir_stream_port(weir_stream *s, uint32_t port)
 {
@@ -198,9 +213,18 @@ int weir_stream_field(weir_stream *s, const char *name)
     return i;
 }
 
-uint32_t weir_pipeline_node_count(const weir_pipeline *p) { return p ? p->n_nodes : 0; }
-const char *weir_pipeline_node_kind(const weir_pipeline *p, uint32_t i) { return p->nodes[i].kind; }
-const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i) { return p->nodes[i].name; }
+uint32_t weir_pipeline_node_count(const weir_pipeline *p)
+{
+    return p ? p->n_nodes : 0;
+}
+const char *weir_pipeline_node_kind(const weir_pipeline *p, uint32_t i)
+{
+    return p->nodes[i].kind;
+}
+const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i)
+{
+    return p->nodes[i].name;
+}
 
 uint32_t weir_pipeline_node_inputs(const weir_pipeline *p, uint32_t i, uint32_t *nodes,
                                    uint32_t *ports, uint32_t max)

@@ -49,7 +49,10 @@ bool weir_operator_port_used(const weir_operator *op, uint32_t port)
 
 static uv_mutex_t error_lock; /* the pipeline's first error, set by any worker */
 static uv_once_t error_once = UV_ONCE_INIT;
-static void error_lock_init(void) { uv_mutex_init(&error_lock); }
+static void error_lock_init(void)
+{
+    uv_mutex_init(&error_lock);
+}
 
 int weir_operator_fail(weir_operator *op, int code, const char *fmt, ...)
 {
@@ -81,7 +84,10 @@ int64_t weir_operator_now(const weir_operator *op)
     return op->worker->clock(op->worker->clock_ctx);
 }
 
-uint32_t weir_operator_worker_index(const weir_operator *op) { return op->worker->id; }
+uint32_t weir_operator_worker_index(const weir_operator *op)
+{
+    return op->worker->id;
+}
 uint32_t weir_operator_worker_count(const weir_operator *op)
 {
     return op->worker->run ? op->worker->run->n_workers : 1;
@@ -111,9 +117,20 @@ void weir_operator_count_written(weir_operator *op, uint64_t n)
 }
 void weir_operator_report_watermark(weir_operator *op, int64_t wm)
 {
-    atomic_store_explicit(&op->worker->p->counters.watermark, wm, memory_order_relaxed);
+    atomic_store_explicit(&op->worker->source_wm, wm, memory_order_relaxed);
+    /* the run's watermark: the minimum over the workers' partitions */
+    weir__run *run = op->worker->run;
+    int64_t m = WEIR_TIME_MAX;
+    for (uint32_t i = 0; run && i < run->n_workers; i++) {
+        int64_t v = atomic_load_explicit(&run->workers[i]->source_wm, memory_order_relaxed);
+        if (v < m) m = v;
+    }
+    atomic_store_explicit(&op->worker->p->counters.watermark, m, memory_order_relaxed);
 }
-uint32_t weir_operator_batch_size(const weir_operator *op) { return op->worker->batch_size; }
+uint32_t weir_operator_batch_size(const weir_operator *op)
+{
+    return op->worker->batch_size;
+}
 
 /* ---- instantiation ---- */
 
@@ -169,7 +186,8 @@ static int worker_instantiate(weir_worker *w)
                 weir_operator *from = &w->ops[p->nodes[i].in_node[k]];
                 uint32_t xi;
                 weir__edge e = {.to = &w->ops[i], .input = k, .port = p->nodes[i].in_port[k]};
-                if (exchanged(run, i, k, &xi)) e = (weir__edge){.to = &w->ops[n_nodes + xi], .port = e.port};
+                if (exchanged(run, i, k, &xi))
+                    e = (weir__edge){.to = &w->ops[n_nodes + xi], .port = e.port};
                 if (pass == 0)
                     from->n_out++;
                 else
@@ -191,8 +209,10 @@ static int worker_instantiate(weir_worker *w)
         else
             rc = weir__xchg_send_open(op, &run->xchg[i - n_nodes]);
         if (rc) {
-            if (errbuf[0]) weir_operator_fail(op, rc, "%s", errbuf);
-            else weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
+            if (errbuf[0])
+                weir_operator_fail(op, rc, "%s", errbuf);
+            else
+                weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
             return rc;
         }
         if (i < n_nodes && op->cls->pull) w->sources[w->n_sources++] = i;
@@ -213,7 +233,8 @@ static void worker_finish(weir_worker *w)
             free(w->recv[xi].chan_wm);
             free(w->recv[xi].ended);
             free(w->recv[xi].started);
-            for (uint32_t i = 0; i < w->recv[xi].n_held; i++) weir_batch_destroy(w->recv[xi].held[i]);
+            for (uint32_t i = 0; i < w->recv[xi].n_held; i++)
+                weir_batch_destroy(w->recv[xi].held[i]);
             free(w->recv[xi].held);
             free(w->recv[xi].held_from);
         }
@@ -244,7 +265,8 @@ static void fail_all(weir_worker *w)
     weir__run *run = w->run;
     atomic_store(&run->failed, 1);
     for (uint32_t i = 0; i < run->n_workers; i++)
-        if (run->workers[i] != w && run->workers[i]->handles_open) uv_async_send(&run->workers[i]->wake);
+        if (run->workers[i] != w && run->workers[i]->handles_open)
+            uv_async_send(&run->workers[i]->wake);
     close_all(w);
 }
 
@@ -422,7 +444,8 @@ static int plan_exchanges(weir__run *run)
         x->free = calloc((size_t)n * n, sizeof *x->free);
         if (!x->data || !x->free) return WEIR_ENOMEM;
         for (size_t r = 0; r < (size_t)n * n; r++)
-            if (weir__ring_init(&x->data[r], 16) || weir__ring_init(&x->free[r], 32)) return WEIR_ENOMEM;
+            if (weir__ring_init(&x->data[r], 16) || weir__ring_init(&x->free[r], 32))
+                return WEIR_ENOMEM;
     }
     return 0;
 }
@@ -470,7 +493,8 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
         w->clock = opt->clock ? opt->clock : real_clock;
         w->clock_ctx = opt->clock_ctx;
         if ((rc = uv_loop_init(&w->loop))) {
-            rc = weir_pipeline_set_error(p, WEIR_EIO, "cannot start an event loop: %s", uv_strerror(rc));
+            rc = weir_pipeline_set_error(p, WEIR_EIO, "cannot start an event loop: %s",
+                                         uv_strerror(rc));
             free(w);
             run->workers[i] = NULL;
             break;
@@ -481,6 +505,7 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
         uv_async_init(&w->loop, &w->wake, on_wake);
         w->pump.data = w->timer.data = w->progress.data = w->wake.data = w;
         w->handles_open = true;
+        atomic_init(&w->source_wm, WEIR_TIME_MIN);
     }
     for (uint32_t i = 0; i < n && !rc; i++) rc = worker_instantiate(run->workers[i]);
     if (!rc) {
@@ -544,4 +569,7 @@ void weir_worker_wake(weir_operator *op)
     settle(w);
 }
 
-struct uv_loop_s *weir_worker_loop(weir_operator *op) { return &op->worker->loop; }
+struct uv_loop_s *weir_worker_loop(weir_operator *op)
+{
+    return &op->worker->loop;
+}

@@ -13,7 +13,8 @@ static bool positive_amount(const weir_row *row, void *ctx)
 {
     const int *amount = ctx; /* column index, resolved once when the graph was built */
     const weir_value *v = &row->values[*amount];
-    return (v->type == WEIR_TYPE_INT && v->as.i > 0) || (v->type == WEIR_TYPE_DOUBLE && v->as.d > 0);
+    return (v->type == WEIR_TYPE_INT && v->as.i > 0) ||
+           (v->type == WEIR_TYPE_DOUBLE && v->as.d > 0);
 }
 
 int main(int argc, char **argv)
@@ -24,10 +25,11 @@ int main(int argc, char **argv)
     }
     weir_pipeline *p = weir_pipeline_create();
     if (!p) return 1;
-    weir_stream *clicks = weir_read_file(p, &(weir_file_source){.path = argv[1],
-                                                                .timestamp = "ts",
-                                                                .max_out_of_orderness = WEIR_SECONDS(5),
-                                                                .fields = WEIR_FIELDS("user", "amount")});
+    weir_stream *clicks =
+        weir_read_file(p, &(weir_file_source){.path = argv[1],
+                                              .timestamp = "ts",
+                                              .max_out_of_orderness = WEIR_SECONDS(5),
+                                              .fields = WEIR_FIELDS("user", "amount")});
     int amount = weir_stream_field(clicks, "amount");
     weir_stream *paid = weir_filter(clicks, positive_amount, &amount);
     weir_stream *spent = weir_combine(

@@ -11,15 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { int64_t n; } count_state;
 typedef struct {
-    int64_t i;        /* exact integer part */
-    double d;         /* float part */
-    int64_t n_float;  /* inputs that were floats (or overflow spills) */
-    int64_t n;        /* non-null inputs (for mean) */
+    int64_t n;
+} count_state;
+typedef struct {
+    int64_t i;       /* exact integer part */
+    double d;        /* float part */
+    int64_t n_float; /* inputs that were floats (or overflow spills) */
+    int64_t n;       /* non-null inputs (for mean) */
 } sum_state;
-typedef struct { weir_value v; } minmax_state; /* v.as.s malloc'd for strings */
-typedef struct { int64_t n; double mean, m2; } stddev_state;
+typedef struct {
+    weir_value v;
+} minmax_state; /* v.as.s malloc'd for strings */
+typedef struct {
+    int64_t n;
+    double mean, m2;
+} stddev_state;
 
 static const char *names[] = {"count", "sum", "min", "max", "mean", "stddev"};
 
@@ -29,8 +36,14 @@ int agg_kind_parse(const char *name)
         if (strcmp(name, names[i]) == 0) return i;
     return -1;
 }
-const char *agg_kind_name(agg_kind k) { return names[k]; }
-bool agg_kind_retractable(agg_kind k) { return k == AGG_COUNT || k == AGG_SUM || k == AGG_MEAN; }
+const char *agg_kind_name(agg_kind k)
+{
+    return names[k];
+}
+bool agg_kind_retractable(agg_kind k)
+{
+    return k == AGG_COUNT || k == AGG_SUM || k == AGG_MEAN;
+}
 
 static uint32_t state_size(agg_kind k)
 {
@@ -68,7 +81,10 @@ void agg_set_finish(agg_set *s)
     memset(s, 0, sizeof *s);
 }
 
-void agg_init(const agg_set *s, void *block) { memset(block, 0, s->state_size); }
+void agg_init(const agg_set *s, void *block)
+{
+    memset(block, 0, s->state_size);
+}
 
 void agg_finish(const agg_set *s, void *block)
 {
@@ -87,7 +103,8 @@ static void sum_add(sum_state *st, const weir_value *v, int sign)
     st->n += sign;
     if (v->type == WEIR_TYPE_INT) {
         int64_t x = v->as.i, r;
-        if (sign < 0 ? __builtin_sub_overflow(st->i, x, &r) : __builtin_add_overflow(st->i, x, &r)) {
+        if (sign < 0 ? __builtin_sub_overflow(st->i, x, &r)
+                     : __builtin_add_overflow(st->i, x, &r)) {
             st->d += sign * (double)x;
             st->n_float += 1;
         } else {
@@ -190,7 +207,8 @@ int agg_merge(const agg_set *s, void *dst, const void *src)
         }
         case AGG_MIN:
         case AGG_MAX:
-            if (minmax_add(a, &((const minmax_state *)b)->v, d->kind == AGG_MIN)) return WEIR_ENOMEM;
+            if (minmax_add(a, &((const minmax_state *)b)->v, d->kind == AGG_MIN))
+                return WEIR_ENOMEM;
             break;
         case AGG_STDDEV: {
             stddev_state *x = a;
@@ -242,8 +260,8 @@ int agg_result(const agg_set *s, const void *block, weir_value *out, weir_arena 
         }
         case AGG_MEAN: {
             const sum_state *x = st;
-            out[i] = x->n ? weir_value_double(((double)x->i + x->d) / (double)x->n)
-                          : WEIR_NULL_VALUE;
+            out[i] =
+                x->n ? weir_value_double(((double)x->i + x->d) / (double)x->n) : WEIR_NULL_VALUE;
             break;
         }
         case AGG_MIN:

@@ -82,15 +82,15 @@ struct keyent {
     win **wins; /* sorted by start */
     uint64_t seq;
     /* slicing mode (see "sliding windows by slicing" below) */
-    char *slices;         /* ring of slice states: [count int64][agg block] each */
-    uint32_t n_slices;    /* slices held, from slice_first on */
-    uint32_t cap_slices;  /* ring capacity (power of two) */
-    uint32_t head;        /* ring index of slice_first */
-    uint16_t n_timers;    /* key timer entries pointing here */
+    char *slices;        /* ring of slice states: [count int64][agg block] each */
+    uint32_t n_slices;   /* slices held, from slice_first on */
+    uint32_t cap_slices; /* ring capacity (power of two) */
+    uint32_t head;       /* ring index of slice_first */
+    uint16_t n_timers;   /* key timer entries pointing here */
     uint16_t pad;
-    int64_t slice_first;  /* start of the first slice held */
-    int64_t next_due;     /* earliest key timer pending (INT64_MAX: none) */
-    weir_value key[]; /* n_group values; strings copied after them */
+    int64_t slice_first; /* start of the first slice held */
+    int64_t next_due;    /* earliest key timer pending (INT64_MAX: none) */
+    weir_value key[];    /* n_group values; strings copied after them */
 };
 
 typedef struct combine {
@@ -115,8 +115,8 @@ typedef struct combine {
     size_t table_cap, n_keys;
     uint64_t key_seq;
     /* time */
-    bool slicing;     /* sliding windows by slicing (default trigger, no lateness) */
-    int64_t slice;    /* slice width: gcd(size, period) */
+    bool slicing;      /* sliding windows by slicing (default trigger, no lateness) */
+    int64_t slice;     /* slice width: gcd(size, period) */
     size_t slice_size; /* bytes of one slice: count + agg block */
     timer_heap key_timers;
     void *scratch_block;
@@ -127,7 +127,7 @@ typedef struct combine {
     size_t n_due, cap_due;
     /* output */
     weir_batch *out, *late;
-    int64_t sent_wm; /* last watermark sent downstream */
+    int64_t sent_wm;     /* last watermark sent downstream */
     weir_value *scratch; /* aggregate results */
     int status;
 } combine;
@@ -148,11 +148,15 @@ static inline int64_t sat_add(int64_t a, int64_t b)
     return r;
 }
 
-static inline int64_t gc_time(const combine *c, const win *w) { return sat_add(w->end, c->lateness); }
+static inline int64_t gc_time(const combine *c, const win *w)
+{
+    return sat_add(w->end, c->lateness);
+}
 
 /* The oldest sliding window holding t: the smallest s ≡ last_start (mod period) with
  * s > t - size, where last_start is the newest window start <= t. */
-static inline int64_t first_window_start(int64_t last_start, int64_t t, int64_t size, int64_t period)
+static inline int64_t first_window_start(int64_t last_start, int64_t t, int64_t size,
+                                         int64_t period)
 {
     return last_start - (last_start - t + size - 1) / period * period;
 }
@@ -226,7 +230,8 @@ static void t_on_element(combine *c, win *w, tstate *s, int32_t i, int64_t now)
     case WEIR_TRIGGER_REPEAT: t_on_element(c, w, s, n->of, now); break;
     case WEIR_TRIGGER_AFTER_FIRST:
     case WEIR_TRIGGER_AFTER_ALL:
-        for (uint32_t k = 0; k < n->n; k++) t_on_element(c, w, s, (int32_t)c->kids[n->first + k], now);
+        for (uint32_t k = 0; k < n->n; k++)
+            t_on_element(c, w, s, (int32_t)c->kids[n->first + k], now);
         break;
     case WEIR_TRIGGER_AFTER_EACH:
         if (s[i].idx < n->n) t_on_element(c, w, s, (int32_t)c->kids[n->first + s[i].idx], now);
@@ -262,7 +267,8 @@ static bool t_should_fire(const combine *c, const win *w, const tstate *s, int32
         return any;
     }
     case WEIR_TRIGGER_AFTER_EACH:
-        return s[i].idx < n->n && t_should_fire(c, w, s, (int32_t)c->kids[n->first + s[i].idx], now);
+        return s[i].idx < n->n &&
+               t_should_fire(c, w, s, (int32_t)c->kids[n->first + s[i].idx], now);
     case WEIR_TRIGGER_AFTER_WATERMARK:
         if (s[i].phase == 0)
             return c->wm >= w->end || (n->early >= 0 && t_should_fire(c, w, s, n->early, now));
@@ -346,8 +352,7 @@ static void t_merge(combine *c, tstate *dst, const tstate *src)
 static bool should_fire(combine *c, win *w, int64_t now)
 {
     if (w->flags & (W_CLOSED | W_DEAD)) return false;
-    if (c->default_trigger)
-        return (w->flags & W_ONTIME_DONE) ? w->pending > 0 : c->wm >= w->end;
+    if (c->default_trigger) return (w->flags & W_ONTIME_DONE) ? w->pending > 0 : c->wm >= w->end;
     return t_should_fire(c, w, win_tstate(c, w), 0, now);
 }
 
@@ -367,7 +372,8 @@ static bool on_fire(combine *c, win *w, int64_t now)
 
 static void fail_nomem(combine *c)
 {
-    if (!c->status) c->status = weir_operator_fail(c->op, WEIR_ENOMEM, "%s: out of memory", c->op->name);
+    if (!c->status)
+        c->status = weir_operator_fail(c->op, WEIR_ENOMEM, "%s: out of memory", c->op->name);
 }
 
 static void event_timer(combine *c, win *w, int64_t t)
@@ -606,7 +612,8 @@ static void fire(combine *c, win *w, bool finished)
     weir_pane_timing timing = (w->flags & W_EMITTED_NONEARLY) ? WEIR_PANE_LATE
                               : c->wm < w->end                ? WEIR_PANE_EARLY
                                                               : WEIR_PANE_ON_TIME;
-    if (w->pending == 0 && timing != WEIR_PANE_ON_TIME) return; /* only on-time panes may be empty */
+    if (w->pending == 0 && timing != WEIR_PANE_ON_TIME)
+        return; /* only on-time panes may be empty */
     bool last = finished || c->wm >= gc_time(c, w);
     uint32_t index = w->next_index;
     void *value = win_block(c, w, 0);
@@ -879,7 +886,6 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
     return kept;
 }
 
-
 /* ---- sliding windows by slicing ----
  *
  * With the default trigger and no allowed lateness every sliding window emits exactly one pane,
@@ -941,7 +947,8 @@ static int64_t *slice_get(combine *c, keyent *k, int64_t a)
     if (lo < k->n_slices && slice_entry(c, k, lo)[0] == a) return slice_entry(c, k, lo);
     if (k->head + k->n_slices == k->cap_slices) {
         if (k->head > 0) { /* compact */
-            memmove(k->slices, k->slices + (size_t)k->head * c->slice_size, (size_t)k->n_slices * c->slice_size);
+            memmove(k->slices, k->slices + (size_t)k->head * c->slice_size,
+                    (size_t)k->n_slices * c->slice_size);
             k->head = 0;
         } else {
             uint32_t cap = k->cap_slices ? k->cap_slices * 2 : 4;
@@ -1136,7 +1143,8 @@ static void free_all_windows(combine *c)
         if (!k) continue;
         for (uint32_t j = 0; j < k->n_win; j++) all[m++] = k->wins[j];
         if (c->cfg->aggs.owns_memory)
-            for (uint32_t j = 0; j < k->n_slices; j++) agg_finish(&c->cfg->aggs, slice_entry(c, k, j) + 2);
+            for (uint32_t j = 0; j < k->n_slices; j++)
+                agg_finish(&c->cfg->aggs, slice_entry(c, k, j) + 2);
         free(k->wins);
         free(k->slices);
         free(k);

@@ -10,11 +10,11 @@
 
 typedef struct combine_config {
     uint32_t n_group;
-    int32_t *group;      /* input columns of the key */
+    int32_t *group; /* input columns of the key */
     agg_set aggs;
-    weir_windowing windowing; /* trigger owned */
-    bool late_output;    /* port 1 gets records dropped from all their windows */
-    int32_t op_field;    /* input column "op" of a change log (-1: none) */
+    weir_windowing windowing;     /* trigger owned */
+    bool late_output;             /* port 1 gets records dropped from all their windows */
+    int32_t op_field;             /* input column "op" of a change log (-1: none) */
     const weir_schema *in_schema; /* of the input (late output rows keep it); not owned */
 } combine_config;
 

@@ -72,7 +72,8 @@ weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec)
     for (uint32_t i = 0; i < ng; i++) {
         int f = weir_schema_find(is, spec->group_by[i]);
         if (f < 0) {
-            weir_pipeline_set_error(p, WEIR_EINVAL, "Combine: group_by field '%s' is not in its input",
+            weir_pipeline_set_error(p, WEIR_EINVAL,
+                                    "Combine: group_by field '%s' is not in its input",
                                     spec->group_by[i]);
             goto fail;
         }
@@ -84,10 +85,11 @@ weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec)
         const weir_aggregate *a = &spec->aggregates[i];
         int k = agg_kind_parse(a->fn);
         if (k < 0) {
-            weir_pipeline_set_error(p, WEIR_EINVAL,
-                                    "Combine: unknown aggregate '%s' (expected count, sum, min, max, "
-                                    "mean or stddev)",
-                                    a->fn);
+            weir_pipeline_set_error(
+                p, WEIR_EINVAL,
+                "Combine: unknown aggregate '%s' (expected count, sum, min, max, "
+                "mean or stddev)",
+                a->fn);
             goto fail;
         }
         defs[i].kind = (agg_kind)k;
@@ -95,8 +97,9 @@ weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec)
         if (a->value) {
             defs[i].field = weir_schema_find(is, a->value);
             if (defs[i].field < 0) {
-                weir_pipeline_set_error(p, WEIR_EINVAL, "Combine: field '%s' of %s is not in its input",
-                                        a->value, a->fn);
+                weir_pipeline_set_error(p, WEIR_EINVAL,
+                                        "Combine: field '%s' of %s is not in its input", a->value,
+                                        a->fn);
                 goto fail;
             }
         } else if (k != AGG_COUNT) {
@@ -115,10 +118,10 @@ weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec)
             goto fail;
         }
         names[ng + i] = a->name;
-        types[ng + i] = k == AGG_COUNT                 ? WEIR_TYPE_INT
+        types[ng + i] = k == AGG_COUNT                     ? WEIR_TYPE_INT
                         : k == AGG_MEAN || k == AGG_STDDEV ? WEIR_TYPE_DOUBLE
-                        : defs[i].field >= 0           ? is->types[defs[i].field]
-                                                       : WEIR_TYPE_ANY;
+                        : defs[i].field >= 0               ? is->types[defs[i].field]
+                                                           : WEIR_TYPE_ANY;
         if (k == AGG_SUM) types[ng + i] = WEIR_TYPE_ANY;
     }
     for (uint32_t i = 0; i < 6; i++) {
@@ -128,8 +131,8 @@ weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec)
     for (uint32_t i = 0; i < nf; i++)
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(names[i], names[j]) == 0) {
-                weir_pipeline_set_error(p, WEIR_EINVAL, "Combine: output field '%s' is defined twice",
-                                        names[i]);
+                weir_pipeline_set_error(p, WEIR_EINVAL,
+                                        "Combine: output field '%s' is defined twice", names[i]);
                 goto fail;
             }
     if (agg_set_init(&cfg->aggs, na, defs)) goto nomem;
@@ -166,4 +169,7 @@ fail:
     return p ? weir_pipeline_failed_stream(p) : NULL;
 }
 
-weir_stream *weir_late_output(weir_stream *combined) { return weir_stream_port(combined, 1); }
+weir_stream *weir_late_output(weir_stream *combined)
+{
+    return weir_stream_port(combined, 1);
+}

@@ -121,4 +121,7 @@ weir_stream *weir_map(weir_stream *in, const weir_map_spec *spec)
     return weir_pipeline_add_node(p, &node);
 }
 
-weir_stream *weir_error_output(weir_stream *s) { return weir_stream_port(s, 1); }
+weir_stream *weir_error_output(weir_stream *s)
+{
+    return weir_stream_port(s, 1);
+}

@@ -45,7 +45,10 @@ static inline int timer_heap_push(timer_heap *h, int64_t time, void *target)
     return 0;
 }
 
-static inline const timer_entry *timer_heap_top(const timer_heap *h) { return h->n ? &h->e[0] : NULL; }
+static inline const timer_entry *timer_heap_top(const timer_heap *h)
+{
+    return h->n ? &h->e[0] : NULL;
+}
 
 static inline timer_entry timer_heap_pop(timer_heap *h)
 {

@@ -1,13 +1,16 @@
 /* operators/window.c: window functions and trigger trees (the descriptors of weir/window.h):
  * constructors, validation, copies. The windowing operator itself is operators/combine.c. */
-#include "weir/error.h"
 #include "weir/window.h"
+#include "weir/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-weir_window_fn weir_fixed(int64_t size) { return (weir_window_fn){WEIR_WINDOW_FIXED, size, 0, 0, 0}; }
+weir_window_fn weir_fixed(int64_t size)
+{
+    return (weir_window_fn){WEIR_WINDOW_FIXED, size, 0, 0, 0};
+}
 weir_window_fn weir_fixed_offset(int64_t size, int64_t offset)
 {
     return (weir_window_fn){WEIR_WINDOW_FIXED, size, 0, offset, 0};
@@ -20,8 +23,14 @@ weir_window_fn weir_sliding_offset(int64_t size, int64_t period, int64_t offset)
 {
     return (weir_window_fn){WEIR_WINDOW_SLIDING, size, period, offset, 0};
 }
-weir_window_fn weir_sessions(int64_t gap) { return (weir_window_fn){WEIR_WINDOW_SESSIONS, 0, 0, 0, gap}; }
-weir_window_fn weir_global(void) { return (weir_window_fn){WEIR_WINDOW_GLOBAL, 0, 0, 0, 0}; }
+weir_window_fn weir_sessions(int64_t gap)
+{
+    return (weir_window_fn){WEIR_WINDOW_SESSIONS, 0, 0, 0, gap};
+}
+weir_window_fn weir_global(void)
+{
+    return (weir_window_fn){WEIR_WINDOW_GLOBAL, 0, 0, 0, 0};
+}
 
 int weir_window_fn_validate(const weir_window_fn *w, char *errbuf, size_t errlen)
 {
@@ -62,7 +71,10 @@ static weir_trigger *new_trigger(weir_trigger_type type)
     return t;
 }
 
-weir_trigger *weir_trigger_default(void) { return new_trigger(WEIR_TRIGGER_DEFAULT); }
+weir_trigger *weir_trigger_default(void)
+{
+    return new_trigger(WEIR_TRIGGER_DEFAULT);
+}
 
 weir_trigger *weir_trigger_after_watermark(weir_trigger *early, weir_trigger *late)
 {

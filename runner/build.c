@@ -25,12 +25,12 @@
 #include "build.h"
 #include "expr.h"
 #include "expr_ops.h"
-#include "yaml_doc.h"
 #include "weir/buf.h"
-#include "weir/json.h"
 #include "weir/error.h"
 #include "weir/graph.h"
+#include "weir/json.h"
 #include "weir/weir.h"
+#include "yaml_doc.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -62,9 +62,11 @@ typedef struct tdesc {
     const char *const *config_keys;
 } tdesc;
 
-static const char *const read_file_keys[] = {"path", "format", "timestamp", "watermark", "follow", "error_handling", NULL};
+static const char *const read_file_keys[] = {"path",   "format",         "timestamp", "watermark",
+                                             "follow", "error_handling", NULL};
 static const char *const write_file_keys[] = {"path", "format", NULL};
-static const char *const create_keys[] = {"elements", "timestamp", "watermark", "error_handling", NULL};
+static const char *const create_keys[] = {"elements", "timestamp", "watermark", "error_handling",
+                                          NULL};
 static const char *const generator_keys[] = {"count", "keys", "per_ms", NULL};
 static const char *const no_keys[] = {NULL};
 static const char *const filter_keys[] = {"keep", "error_handling", NULL};
@@ -94,11 +96,11 @@ typedef struct transform {
     const tdesc *desc;
     char *name;
     uint32_t n_inputs;
-    int32_t in[MAX_INPUTS];        /* producing transform */
-    bool in_extra[MAX_INPUTS];     /* its extra output (error / late) */
+    int32_t in[MAX_INPUTS];    /* producing transform */
+    bool in_extra[MAX_INPUTS]; /* its extra output (error / late) */
     ynode in_node[MAX_INPUTS];
-    char *extra_output;            /* name of this transform's error_handling / late_output */
-    int mark;                      /* topological sort */
+    char *extra_output; /* name of this transform's error_handling / late_output */
+    int mark;           /* topological sort */
     weir_stream *stream;
     bool has_windowing;
     weir_windowing windowing_parsed; /* own or inherited (WindowInto) */
@@ -154,8 +156,10 @@ static bool get_int(builder *b, ynode n, const char *what, int64_t min, int64_t 
 static bool get_bool(builder *b, ynode n, const char *what, bool *out)
 {
     const char *s = y_is_scalar(n) ? y_text(n) : "";
-    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) *out = true;
-    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) *out = false;
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+        *out = true;
+    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+        *out = false;
     else {
         y_error(b->d, n, "%s must be true or false", what);
         return false;
@@ -197,8 +201,9 @@ static weir_trigger *sub_trigger(builder *b, ynode map, const char *key, int dep
     return s ? parse_trigger(b, s, depth + 1) : NULL;
 }
 
-static const char *const trigger_types[] = {"default", "after_watermark", "count", "processing_time",
-                                            "repeat", "after_first", "after_all", "after_each", NULL};
+static const char *const trigger_types[] = {"default",         "after_watermark", "count",
+                                            "processing_time", "repeat",          "after_first",
+                                            "after_all",       "after_each",      NULL};
 
 static weir_trigger *parse_trigger(builder *b, ynode n, int depth)
 {
@@ -222,7 +227,9 @@ static weir_trigger *parse_trigger(builder *b, ynode n, int depth)
     ynode tn = y_get(n, "type");
     const char *type;
     if (!tn) {
-        y_error(b->d, n, "trigger needs a type (one of after_watermark, count, processing_time, repeat, after_first, after_all, after_each)");
+        y_error(b->d, n,
+                "trigger needs a type (one of after_watermark, count, processing_time, repeat, "
+                "after_first, after_all, after_each)");
         return NULL;
     }
     if (!get_string(b, tn, "trigger type", &type)) return NULL;
@@ -271,10 +278,11 @@ static weir_trigger *parse_trigger(builder *b, ynode n, int depth)
         weir_trigger *t = parse_trigger(b, of, depth + 1);
         return t ? weir_trigger_repeat(t) : NULL;
     }
-    weir_trigger *(*list_fn)(weir_trigger **, uint32_t) = !strcmp(type, "after_first") ? weir_trigger_after_first
-                                                          : !strcmp(type, "after_all")  ? weir_trigger_after_all
-                                                          : !strcmp(type, "after_each") ? weir_trigger_after_each
-                                                                                        : NULL;
+    weir_trigger *(*list_fn)(weir_trigger **, uint32_t) =
+        !strcmp(type, "after_first")  ? weir_trigger_after_first
+        : !strcmp(type, "after_all")  ? weir_trigger_after_all
+        : !strcmp(type, "after_each") ? weir_trigger_after_each
+                                      : NULL;
     if (list_fn) {
         static const char *const k[] = {"type", "of", NULL};
         check_map(b, n, "trigger", k);
@@ -286,7 +294,8 @@ static weir_trigger *parse_trigger(builder *b, ynode n, int depth)
         uint32_t m = y_len(of);
         weir_trigger **list = calloc(m, sizeof *list);
         bool ok = list != NULL;
-        for (uint32_t i = 0; ok && i < m; i++) ok = (list[i] = parse_trigger(b, y_item(of, i), depth + 1)) != NULL;
+        for (uint32_t i = 0; ok && i < m; i++)
+            ok = (list[i] = parse_trigger(b, y_item(of, i), depth + 1)) != NULL;
         weir_trigger *t = NULL;
         if (ok)
             t = list_fn(list, m);
@@ -305,8 +314,11 @@ static weir_trigger *parse_trigger(builder *b, ynode n, int depth)
 
 static bool parse_windowing(builder *b, ynode n, weir_windowing *w)
 {
-    static const char *const keys[] = {"type", "size", "period", "offset", "gap", "allowed_lateness",
-                                       "trigger", "accumulation_mode", NULL};
+    static const char *const keys[] = {"type",    "size",
+                                       "period",  "offset",
+                                       "gap",     "allowed_lateness",
+                                       "trigger", "accumulation_mode",
+                                       NULL};
     static const char *const types[] = {"fixed", "sliding", "sessions", "global", NULL};
     memset(w, 0, sizeof *w);
     if (!check_map(b, n, "windowing", keys)) return false;
@@ -362,7 +374,8 @@ static bool parse_windowing(builder *b, ynode n, weir_windowing *w)
         if (hint)
             y_error(b->d, tn, "unknown window type '%s' (did you mean '%s'?)", type, hint);
         else
-            y_error(b->d, tn, "unknown window type '%s' (fixed, sliding, sessions or global)", type);
+            y_error(b->d, tn, "unknown window type '%s' (fixed, sliding, sessions or global)",
+                    type);
         return false;
     }
     char err[256];
@@ -377,15 +390,20 @@ static bool parse_windowing(builder *b, ynode n, weir_windowing *w)
         static const char *const modes[] = {"discarding", "accumulating", "retracting", NULL};
         const char *m = "";
         if (get_string(b, mode, "accumulation_mode", &m)) {
-            if (!strcmp(m, "discarding")) w->accumulation = WEIR_DISCARDING;
-            else if (!strcmp(m, "accumulating")) w->accumulation = WEIR_ACCUMULATING;
-            else if (!strcmp(m, "retracting")) w->accumulation = WEIR_RETRACTING;
+            if (!strcmp(m, "discarding"))
+                w->accumulation = WEIR_DISCARDING;
+            else if (!strcmp(m, "accumulating"))
+                w->accumulation = WEIR_ACCUMULATING;
+            else if (!strcmp(m, "retracting"))
+                w->accumulation = WEIR_RETRACTING;
             else {
                 const char *hint = y_did_you_mean(m, modes);
                 if (hint)
-                    y_error(b->d, mode, "unknown accumulation_mode '%s' (did you mean '%s'?)", m, hint);
+                    y_error(b->d, mode, "unknown accumulation_mode '%s' (did you mean '%s'?)", m,
+                            hint);
                 else
-                    y_error(b->d, mode, "accumulation_mode is discarding, accumulating or retracting");
+                    y_error(b->d, mode,
+                            "accumulation_mode is discarding, accumulating or retracting");
                 ok = false;
             }
         } else
@@ -456,7 +474,8 @@ static const tdesc *find_desc(const char *type)
 static int32_t find_transform(builder *b, const char *name, size_t len)
 {
     for (uint32_t i = 0; i < b->n; i++)
-        if (b->t[i].name && strlen(b->t[i].name) == len && !strncmp(b->t[i].name, name, len)) return (int32_t)i;
+        if (b->t[i].name && strlen(b->t[i].name) == len && !strncmp(b->t[i].name, name, len))
+            return (int32_t)i;
     return -1;
 }
 
@@ -544,21 +563,25 @@ static void check_transform(builder *b, transform *t)
     const tdesc *d = t->desc;
     if (t->config && !check_map(b, t->config, "config", d->config_keys)) return;
     if (d->k == K_UNSUPPORTED) {
-        y_error(b->d, t->type_node, "transform '%s' is not available in this version of weir", d->type);
+        y_error(b->d, t->type_node, "transform '%s' is not available in this version of weir",
+                d->type);
         return;
     }
     if (t->windowing && d->k != K_COMBINE && d->k != K_WINDOW_INTO) {
-        y_error(b->d, t->windowing, "%s does not take windowing (only Combine and WindowInto do)", d->type);
+        y_error(b->d, t->windowing, "%s does not take windowing (only Combine and WindowInto do)",
+                d->type);
         return;
     }
-    static const char *const required[][2] = {{"ReadFromFile", "path"},  {"WriteToFile", "path"},
-                                              {"Create", "elements"},    {"ReadFromGenerator", "count"},
-                                              {"Filter", "keep"},        {"MapToFields", "fields"},
-                                              {"Combine", "combine"}};
+    static const char *const required[][2] = {
+        {"ReadFromFile", "path"},       {"WriteToFile", "path"}, {"Create", "elements"},
+        {"ReadFromGenerator", "count"}, {"Filter", "keep"},      {"MapToFields", "fields"},
+        {"Combine", "combine"}};
     for (size_t i = 0; i < sizeof required / sizeof *required; i++)
         if (!strcmp(required[i][0], d->type) && (!t->config || !y_get(t->config, required[i][1])))
-            y_error(b->d, t->config ? t->config : t->node, "%s needs '%s' in its config", d->type, required[i][1]);
-    if (d->k == K_WINDOW_INTO && !t->windowing) y_error(b->d, t->node, "WindowInto needs windowing");
+            y_error(b->d, t->config ? t->config : t->node, "%s needs '%s' in its config", d->type,
+                    required[i][1]);
+    if (d->k == K_WINDOW_INTO && !t->windowing)
+        y_error(b->d, t->node, "WindowInto needs windowing");
     if (t->windowing) {
         t->has_windowing = parse_windowing(b, t->windowing, &t->windowing_parsed);
     }
@@ -582,7 +605,8 @@ static void check_transform(builder *b, transform *t)
             if (it) get_duration(b, it, "idle_timeout", &v);
         }
     }
-    if (d->k == K_READ_FILE || d->k == K_CREATE || d->k == K_FILTER || d->k == K_MAP) error_handling(b, t);
+    if (d->k == K_READ_FILE || d->k == K_CREATE || d->k == K_FILTER || d->k == K_MAP)
+        error_handling(b, t);
     if (d->k == K_COMBINE) {
         ynode lo = y_get(t->config, "late_output");
         const char *name;
@@ -600,7 +624,8 @@ static void check_transform(builder *b, transform *t)
                 y_error(b->d, gb, "group_by must be a field name or a list of them");
         }
         ynode cb = y_get(t->config, "combine");
-        if (cb && !y_is_map(cb)) y_error(b->d, cb, "combine must be a map of output name to aggregate");
+        if (cb && !y_is_map(cb))
+            y_error(b->d, cb, "combine must be a map of output name to aggregate");
         for (uint32_t i = 0; cb && y_is_map(cb) && i < y_len(cb); i++) {
             ynode v = y_val(cb, i);
             static const char *const fns[] = {"count", "sum", "min", "max", "mean", "stddev", NULL};
@@ -620,8 +645,7 @@ static void check_transform(builder *b, transform *t)
                 fn = y_is_scalar(fn_node) ? y_text(fn_node) : "";
                 const char *vs;
                 if (val && get_string(b, val, "value", &vs)) add_field(b, vs);
-                if (!val && strcmp(fn, "count"))
-                    y_error(b->d, v, "%s needs a value field", fn);
+                if (!val && strcmp(fn, "count")) y_error(b->d, v, "%s needs a value field", fn);
             } else {
                 y_error(b->d, v, "an aggregate is count or {fn: ..., value: ...}");
                 continue;
@@ -633,7 +657,8 @@ static void check_transform(builder *b, transform *t)
                 if (hint)
                     y_error(b->d, fn_node, "unknown aggregate '%s' (did you mean '%s'?)", fn, hint);
                 else
-                    y_error(b->d, fn_node, "unknown aggregate '%s' (count, sum, min, max, mean, stddev)", fn);
+                    y_error(b->d, fn_node,
+                            "unknown aggregate '%s' (count, sum, min, max, mean, stddev)", fn);
             } else if (y_is_scalar(v) && strcmp(fn, "count")) {
                 y_error(b->d, v, "%s needs a value field: {fn: %s, value: FIELD}", fn, fn);
             }
@@ -663,11 +688,13 @@ static void check_transform(builder *b, transform *t)
         ynode el = y_get(t->config, "elements");
         if (el && !y_is_seq(el)) y_error(b->d, el, "elements must be a list of records");
         for (uint32_t i = 0; el && y_is_seq(el) && i < y_len(el); i++)
-            if (!y_is_map(y_item(el, i))) y_error(b->d, y_item(el, i), "each element must be a map (a record)");
+            if (!y_is_map(y_item(el, i)))
+                y_error(b->d, y_item(el, i), "each element must be a map (a record)");
     }
     if (d->k == K_GENERATOR) {
         int64_t v;
-        ynode c = y_get(t->config, "count"), k = y_get(t->config, "keys"), p = y_get(t->config, "per_ms");
+        ynode c = y_get(t->config, "count"), k = y_get(t->config, "keys"),
+              p = y_get(t->config, "per_ms");
         if (c) get_int(b, c, "count", 1, &v);
         if (k) get_int(b, k, "keys", 1, &v);
         if (p) get_int(b, p, "per_ms", 1, &v);
@@ -764,12 +791,13 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
     case K_READ_FILE: {
         const char **fields = field_list(b);
         const char *follow = opt_text(c, "follow");
-        t->stream = weir_read_file(p, &(weir_file_source){.path = opt_text(c, "path"),
-                                                          .timestamp = opt_text(c, "timestamp"),
-                                                          .max_out_of_orderness = watermark_bound(c),
-                                                          .fields = fields,
-                                                          .error_output = eh,
-                                                          .follow = follow && !strcmp(follow, "true")});
+        t->stream =
+            weir_read_file(p, &(weir_file_source){.path = opt_text(c, "path"),
+                                                  .timestamp = opt_text(c, "timestamp"),
+                                                  .max_out_of_orderness = watermark_bound(c),
+                                                  .fields = fields,
+                                                  .error_output = eh,
+                                                  .follow = follow && !strcmp(follow, "true")});
         free(fields);
         break;
     }
@@ -805,9 +833,7 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
         t->stream = weir_read_generator(p, &(weir_generator_source){count, keys, per_ms});
         break;
     }
-    case K_WRITE_FILE:
-        weir_write_file(in, &(weir_file_sink){.path = opt_text(c, "path")});
-        break;
+    case K_WRITE_FILE: weir_write_file(in, &(weir_file_sink){.path = opt_text(c, "path")}); break;
     case K_LOG: weir_log_for_testing(in); break;
     case K_FILTER: {
         weir_expr *keep = compile(b, y_get(c, "keep"), weir_stream_schema(in), "keep");
@@ -835,7 +861,8 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
         }
         const char *append = opt_text(c, "append");
         if (ok)
-            t->stream = weir__expr_map(in, t->name, n, names, exprs, append && !strcmp(append, "true"), eh);
+            t->stream =
+                weir__expr_map(in, t->name, n, names, exprs, append && !strcmp(append, "true"), eh);
         else
             for (uint32_t i = 0; exprs && i < n; i++) weir_expr_destroy(exprs[i]);
         free(names);
@@ -859,7 +886,8 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
         const char *group[64] = {0};
         uint32_t ng = 0;
         if (gb && y_is_scalar(gb)) group[ng++] = y_text(gb);
-        for (uint32_t i = 0; gb && y_is_seq(gb) && i < y_len(gb) && ng < 63; i++) group[ng++] = y_text(y_item(gb, i));
+        for (uint32_t i = 0; gb && y_is_seq(gb) && i < y_len(gb) && ng < 63; i++)
+            group[ng++] = y_text(y_item(gb, i));
         uint32_t na = y_len(cb);
         weir_aggregate *aggs = calloc(na + 1, sizeof *aggs);
         for (uint32_t i = 0; aggs && i < na; i++) {
@@ -874,13 +902,14 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
             }
         }
         const char *late = opt_text(c, "late_output");
-        t->stream = weir_combine(in, &(weir_combine_spec){.group_by = ng ? group : NULL,
-                                                          .window = t->windowing_parsed.window,
-                                                          .allowed_lateness = t->windowing_parsed.allowed_lateness,
-                                                          .trigger = t->windowing_parsed.trigger,
-                                                          .accumulation = t->windowing_parsed.accumulation,
-                                                          .aggregates = aggs,
-                                                          .late_output = late != NULL});
+        t->stream = weir_combine(
+            in, &(weir_combine_spec){.group_by = ng ? group : NULL,
+                                     .window = t->windowing_parsed.window,
+                                     .allowed_lateness = t->windowing_parsed.allowed_lateness,
+                                     .trigger = t->windowing_parsed.trigger,
+                                     .accumulation = t->windowing_parsed.accumulation,
+                                     .aggregates = aggs,
+                                     .late_output = late != NULL});
         t->windowing_parsed.trigger = NULL; /* taken over */
         free(aggs);
         break;
@@ -987,7 +1016,8 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
         else if (get_string(&b, t->type_node, "type", &type) && !(t->desc = find_desc(type))) {
             const char *hint = y_did_you_mean(type, type_names);
             if (hint)
-                y_error(d, t->type_node, "unknown transform type '%s' (did you mean '%s'?)", type, hint);
+                y_error(d, t->type_node, "unknown transform type '%s' (did you mean '%s'?)", type,
+                        hint);
             else
                 y_error(d, t->type_node, "unknown transform type '%s'", type);
         }
@@ -1012,10 +1042,14 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
         transform *t = &b.t[i];
         if (!t->desc) continue;
         if (chain) {
-            if (t->input) y_error(d, t->input, "in a chain, transforms take the previous one as input (remove 'input', or the pipeline's 'type: chain')");
+            if (t->input)
+                y_error(d, t->input,
+                        "in a chain, transforms take the previous one as input (remove 'input', or "
+                        "the pipeline's 'type: chain')");
             if (i > 0 && !t->desc->source) {
                 if (b.t[i - 1].desc && b.t[i - 1].desc->sink)
-                    y_error(d, t->node, "'%s' follows the sink '%s' in the chain", t->name, b.t[i - 1].name);
+                    y_error(d, t->node, "'%s' follows the sink '%s' in the chain", t->name,
+                            b.t[i - 1].name);
                 else {
                     t->in[0] = (int32_t)i - 1;
                     t->n_inputs = 1;
@@ -1025,13 +1059,16 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
             }
         } else if (t->input) {
             if (y_is_seq(t->input))
-                for (uint32_t k = 0; k < y_len(t->input); k++) add_input(&b, t, y_item(t->input, k));
+                for (uint32_t k = 0; k < y_len(t->input); k++)
+                    add_input(&b, t, y_item(t->input, k));
             else if (y_is_map(t->input))
-                y_error(d, t->input, "inputs given as a map are for Join, which this version does not run");
+                y_error(d, t->input,
+                        "inputs given as a map are for Join, which this version does not run");
             else
                 add_input(&b, t, t->input);
         }
-        if (t->desc->source && t->n_inputs) y_error(d, t->node, "%s is a source: it takes no input", t->desc->type);
+        if (t->desc->source && t->n_inputs)
+            y_error(d, t->node, "%s is a source: it takes no input", t->desc->type);
         if (!t->desc->source && t->n_inputs == 0 && !(chain && i > 0))
             y_error(d, t->node, "%s needs an input", t->desc->type);
         if (!t->desc->source && t->n_inputs > 1)

@@ -63,7 +63,10 @@ void y_diag_add(weir__diag *d, uint32_t line, uint32_t column, const char *fmt, 
     d->n++;
 }
 
-uint32_t y_errors(const weir__diag *d) { return d ? d->n : 0; }
+uint32_t y_errors(const weir__diag *d)
+{
+    return d ? d->n : 0;
+}
 
 static int by_position(const void *a, const void *b)
 {
@@ -95,8 +98,10 @@ static size_t distance(const char *a, const char *b)
             size_t v = d[i - 1][j] + 1;
             if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
             if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+            if (i > 1 && j > 1 &&
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < v)
                 v = d[i - 2][j - 2] + 1;
             d[i][j] = v;
         }

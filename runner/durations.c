@@ -30,13 +30,20 @@ int weir__duration_parse(const char *text, int64_t *ms, char *errbuf, size_t err
     }
     if (!digits) goto bad;
     int64_t unit;
-    if (!*p) unit = 1;
-    else if (!strcmp(p, "ms")) unit = 1;
-    else if (!strcmp(p, "s")) unit = 1000;
-    else if (!strcmp(p, "m")) unit = 60000;
-    else if (!strcmp(p, "h")) unit = 3600000;
-    else if (!strcmp(p, "d")) unit = 86400000;
-    else goto bad;
+    if (!*p)
+        unit = 1;
+    else if (!strcmp(p, "ms"))
+        unit = 1;
+    else if (!strcmp(p, "s"))
+        unit = 1000;
+    else if (!strcmp(p, "m"))
+        unit = 60000;
+    else if (!strcmp(p, "h"))
+        unit = 3600000;
+    else if (!strcmp(p, "d"))
+        unit = 86400000;
+    else
+        goto bad;
     if (whole > INT64_MAX / unit) goto overflow;
     int64_t v = whole * unit;
     if (frac) {
@@ -49,7 +56,10 @@ int weir__duration_parse(const char *text, int64_t *ms, char *errbuf, size_t err
     *ms = v;
     return 0;
 bad:
-    snprintf(errbuf, errlen, "bad duration '%s': expected a number of milliseconds or a number followed by ms, s, m, h or d", text);
+    snprintf(errbuf, errlen,
+             "bad duration '%s': expected a number of milliseconds or a number followed by ms, s, "
+             "m, h or d",
+             text);
     return -1;
 overflow:
     snprintf(errbuf, errlen, "duration '%s' is too large", text);

@@ -102,7 +102,8 @@ static int eo_process(weir_operator *op, uint32_t input, const weir_batch *b)
             bool failed = false;
             for (uint32_t i = 0; i < c->n && !failed; i++) {
                 err[0] = 0;
-                int e = weir_expr_eval(c->exprs[i], in, &out->arena, &v[c->target[i]], err, sizeof err);
+                int e =
+                    weir_expr_eval(c->exprs[i], in, &out->arena, &v[c->target[i]], err, sizeof err);
                 if (e) {
                     failed = true;
                     out->n_rows--;
@@ -156,7 +157,8 @@ static weir_stream *add(weir_stream *in, const char *kind, const char *name, exp
     return weir_pipeline_add_node(p, &node);
 }
 
-weir_stream *weir__expr_filter(weir_stream *in, const char *name, weir_expr *keep, bool error_output)
+weir_stream *weir__expr_filter(weir_stream *in, const char *name, weir_expr *keep,
+                               bool error_output)
 {
     weir_pipeline *p = weir_stream_pipeline(in);
     expr_config *cfg = calloc(1, sizeof *cfg);

@@ -7,7 +7,8 @@
 #include "weir/pipeline.h"
 
 /* keep is taken over (also on failure). */
-weir_stream *weir__expr_filter(weir_stream *in, const char *name, weir_expr *keep, bool error_output);
+weir_stream *weir__expr_filter(weir_stream *in, const char *name, weir_expr *keep,
+                               bool error_output);
 /* exprs[0..n) are taken over (also on failure); names are copied. */
 weir_stream *weir__expr_map(weir_stream *in, const char *name, uint32_t n, const char *const *names,
                             weir_expr **exprs, bool append, bool error_output);

@@ -41,7 +41,10 @@ const char weir__kafka_dev_usage[] =
     "  errors API_KEY COUNT ERROR_CODE\n";
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig, stop = 1; }
+static void on_signal(int sig)
+{
+    (void)sig, stop = 1;
+}
 
 static int parse_topic(const char *arg, char *name, size_t n, int *partitions)
 {

@@ -68,10 +68,14 @@ static int help(const char *cmd)
         fputs(usage_main, stdout);
         return 0;
     }
-    if (!strcmp(cmd, "run")) fputs(usage_run, stdout);
-    else if (!strcmp(cmd, "validate")) fputs(usage_validate, stdout);
-    else if (!strcmp(cmd, "help")) fputs(usage_main, stdout);
-    else if (!strcmp(cmd, "kafka-dev")) fputs(weir__kafka_dev_usage, stdout);
+    if (!strcmp(cmd, "run"))
+        fputs(usage_run, stdout);
+    else if (!strcmp(cmd, "validate"))
+        fputs(usage_validate, stdout);
+    else if (!strcmp(cmd, "help"))
+        fputs(usage_main, stdout);
+    else if (!strcmp(cmd, "kafka-dev"))
+        fputs(weir__kafka_dev_usage, stdout);
     else {
         fprintf(stderr, "weir: no help for '%s' (commands: run, validate, kafka-dev, help)\n", cmd);
         return 2;

@@ -113,8 +113,8 @@ static int attach(loader *l, ynode_s *n)
         }
         for (uint32_t i = 0; i < f->node->n; i++)
             if (!strcmp(f->node->keys[i]->text, n->text)) {
-                y_diag_add(l->d, n->line, n->column, "duplicate key '%s' (first at line %u)", n->text,
-                           f->node->keys[i]->line);
+                y_diag_add(l->d, n->line, n->column, "duplicate key '%s' (first at line %u)",
+                           n->text, f->node->keys[i]->line);
                 return -1;
             }
         f->pending_key = n;
@@ -214,7 +214,8 @@ static int substitute_env(weir__diag *d, ynode_s *n)
     return 0;
 }
 
-int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc **out, weir__diag *d)
+int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc **out,
+                  weir__diag *d)
 {
     (void)name;
     *out = NULL;
@@ -231,7 +232,8 @@ int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc
             const char *problem = parser.problem ? parser.problem : "syntax error";
             yaml_mark_t m = parser.problem_mark;
             if (parser.context)
-                y_diag_add(d, (uint32_t)m.line + 1, (uint32_t)m.column + 1, "%s %s", problem, parser.context);
+                y_diag_add(d, (uint32_t)m.line + 1, (uint32_t)m.column + 1, "%s %s", problem,
+                           parser.context);
             else
                 y_diag_add(d, (uint32_t)m.line + 1, (uint32_t)m.column + 1, "%s", problem);
             rc = -1;
@@ -249,7 +251,8 @@ int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc
             break;
         case YAML_SCALAR_EVENT:
             n = new_node(l.doc, Y_SCALAR, &ev.start_mark);
-            if (!n || !(n->text = strndup((const char *)ev.data.scalar.value, ev.data.scalar.length))) {
+            if (!n ||
+                !(n->text = strndup((const char *)ev.data.scalar.value, ev.data.scalar.length))) {
                 rc = -1;
                 break;
             }
@@ -261,7 +264,8 @@ int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc
             break;
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
-            n = new_node(l.doc, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, &ev.start_mark);
+            n = new_node(l.doc, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP,
+                         &ev.start_mark);
             if (!n || l.depth == 256) {
                 if (n) y_diag_add(d, n->line, n->column, "nested too deeply");
                 rc = -1;
@@ -272,9 +276,11 @@ int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc
                 break;
             }
             {
-                const yaml_char_t *anchor = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-                                                                                 : ev.data.mapping_start.anchor;
-                n->anchor = anchor ? strdup((const char *)anchor) : NULL; /* registered at its end */
+                const yaml_char_t *anchor = ev.type == YAML_SEQUENCE_START_EVENT
+                                                ? ev.data.sequence_start.anchor
+                                                : ev.data.mapping_start.anchor;
+                n->anchor =
+                    anchor ? strdup((const char *)anchor) : NULL; /* registered at its end */
             }
             l.stack[l.depth++] = (frame){n, NULL};
             break;
@@ -356,7 +362,10 @@ int y_load(const char *path, weir__yaml_doc **out, weir__diag *d)
     return rc;
 }
 
-ynode y_root(const weir__yaml_doc *doc) { return doc ? doc->root : NULL; }
+ynode y_root(const weir__yaml_doc *doc)
+{
+    return doc ? doc->root : NULL;
+}
 
 /* ---- --set ---- */
 
@@ -376,8 +385,10 @@ int y_set(weir__yaml_doc *doc, const char *assignment, weir__diag *d)
     char norm[1024];
     size_t k = 0;
     for (size_t i = 0; path[i] && k < sizeof norm - 2; i++) {
-        if (path[i] == '[') norm[k++] = '.';
-        else if (path[i] != ']') norm[k++] = path[i];
+        if (path[i] == '[')
+            norm[k++] = '.';
+        else if (path[i] != ']')
+            norm[k++] = path[i];
     }
     norm[k] = 0;
     ynode_s *cur = doc->root;
@@ -388,7 +399,8 @@ int y_set(weir__yaml_doc *doc, const char *assignment, weir__diag *d)
             char *end;
             long i = strtol(seg, &end, 10);
             if (*end || i < 0 || (uint32_t)i >= cur->n) {
-                y_diag_add(d, cur->line, cur->column, "--set %s: no item %s in this list", path, seg);
+                y_diag_add(d, cur->line, cur->column, "--set %s: no item %s in this list", path,
+                           seg);
                 return -1;
             }
             if (!next) {
@@ -421,11 +433,13 @@ int y_set(weir__yaml_doc *doc, const char *assignment, weir__diag *d)
             if (!child) {
                 ynode_s *key = new_node(doc, Y_SCALAR, NULL);
                 child = new_node(doc, Y_MAP, NULL);
-                if (!key || !child || !(key->text = strdup(seg)) || add_child(cur, key, child)) return -1;
+                if (!key || !child || !(key->text = strdup(seg)) || add_child(cur, key, child))
+                    return -1;
             }
             cur = child;
         } else {
-            y_diag_add(d, cur->line, cur->column, "--set %s: '%s' is not inside a map or a list", path, seg);
+            y_diag_add(d, cur->line, cur->column, "--set %s: '%s' is not inside a map or a list",
+                       path, seg);
             return -1;
         }
         seg = next;
@@ -435,24 +449,57 @@ int y_set(weir__yaml_doc *doc, const char *assignment, weir__diag *d)
 
 /* ---- access ---- */
 
-bool y_is_map(ynode n) { return n && n->kind == Y_MAP; }
-bool y_is_seq(ynode n) { return n && n->kind == Y_SEQ; }
-bool y_is_scalar(ynode n) { return n && n->kind == Y_SCALAR; }
+bool y_is_map(ynode n)
+{
+    return n && n->kind == Y_MAP;
+}
+bool y_is_seq(ynode n)
+{
+    return n && n->kind == Y_SEQ;
+}
+bool y_is_scalar(ynode n)
+{
+    return n && n->kind == Y_SCALAR;
+}
 bool y_is_null(ynode n)
 {
     if (!n) return true;
     if (n->kind != Y_SCALAR || n->quoted) return false;
-    return !n->text[0] || !strcmp(n->text, "~") || !strcmp(n->text, "null") || !strcmp(n->text, "Null") ||
-           !strcmp(n->text, "NULL");
+    return !n->text[0] || !strcmp(n->text, "~") || !strcmp(n->text, "null") ||
+           !strcmp(n->text, "Null") || !strcmp(n->text, "NULL");
 }
-const char *y_text(ynode n) { return n && n->kind == Y_SCALAR ? n->text : ""; }
-bool y_quoted(ynode n) { return n && n->quoted; }
-uint32_t y_line(ynode n) { return n ? n->line : 1; }
-uint32_t y_column(ynode n) { return n ? n->column : 1; }
-uint32_t y_len(ynode n) { return n && n->kind != Y_SCALAR ? n->n : 0; }
-ynode y_key(ynode map, uint32_t i) { return map->keys[i]; }
-ynode y_val(ynode map, uint32_t i) { return map->vals[i]; }
-ynode y_item(ynode seq, uint32_t i) { return seq->vals[i]; }
+const char *y_text(ynode n)
+{
+    return n && n->kind == Y_SCALAR ? n->text : "";
+}
+bool y_quoted(ynode n)
+{
+    return n && n->quoted;
+}
+uint32_t y_line(ynode n)
+{
+    return n ? n->line : 1;
+}
+uint32_t y_column(ynode n)
+{
+    return n ? n->column : 1;
+}
+uint32_t y_len(ynode n)
+{
+    return n && n->kind != Y_SCALAR ? n->n : 0;
+}
+ynode y_key(ynode map, uint32_t i)
+{
+    return map->keys[i];
+}
+ynode y_val(ynode map, uint32_t i)
+{
+    return map->vals[i];
+}
+ynode y_item(ynode seq, uint32_t i)
+{
+    return seq->vals[i];
+}
 
 ynode y_get(ynode map, const char *key)
 {
@@ -481,7 +528,8 @@ void y_error_at(weir__diag *d, ynode n, size_t column, const char *fmt, ...)
     va_end(ap);
     /* a one-line scalar: point at the character; a quoted one starts after its quote */
     uint32_t col = y_column(n);
-    if (n && !strchr(n->text, '\n') && column > 0) col += (uint32_t)(column - 1) + (n->quoted ? 1 : 0);
+    if (n && !strchr(n->text, '\n') && column > 0)
+        col += (uint32_t)(column - 1) + (n->quoted ? 1 : 0);
     y_diag_add(d, y_line(n), col, "%s", buf);
 }
 
@@ -501,7 +549,8 @@ int y_check_keys(weir__diag *d, ynode map, const char *const *allowed)
             char list[512] = "";
             size_t len = 0;
             for (size_t j = 0; allowed[j] && len < sizeof list - 64; j++)
-                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", j ? ", " : "", allowed[j]);
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", j ? ", " : "",
+                                        allowed[j]);
             if (allowed[0])
                 y_error(d, map->keys[i], "unknown key '%s' (expected one of: %s)", k, list);
             else

@@ -35,7 +35,8 @@ typedef struct weir__yaml_doc weir__yaml_doc;
  * environment ($$ is a dollar). Problems go to d. 0, or -1 (then *out is NULL). */
 int y_load(const char *path, weir__yaml_doc **out, weir__diag *d);
 /* The same from memory (name is used in messages). */
-int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc **out, weir__diag *d);
+int y_load_string(const char *name, const char *text, size_t len, weir__yaml_doc **out,
+                  weir__diag *d);
 void y_doc_destroy(weir__yaml_doc *doc);
 ynode y_root(const weir__yaml_doc *doc);
 /* --set: "a.b[0].c=value" (or a.b.0.c); creates missing map keys; the value is a plain scalar.

@@ -30,9 +30,9 @@ static int collect_row(const weir_row *row, void *ctx)
     else
         snprintf(tot, sizeof tot, "%g", v[total].as.d);
     if (c->n < 64)
-        snprintf(c->rows[c->n++], 128, "[%lld,%lld) %lld %s %.*s %lld %.*s",
-                 (long long)v[ws].as.i, (long long)v[we].as.i, (long long)v[n].as.i, tot,
-                 (int)v[pt].len, v[pt].as.s, (long long)v[pi].as.i, (int)v[op].len, v[op].as.s);
+        snprintf(c->rows[c->n++], 128, "[%lld,%lld) %lld %s %.*s %lld %.*s", (long long)v[ws].as.i,
+                 (long long)v[we].as.i, (long long)v[n].as.i, tot, (int)v[pt].len, v[pt].as.s,
+                 (long long)v[pi].as.i, (int)v[op].len, v[op].as.s);
     return 0;
 }
 
@@ -57,8 +57,7 @@ static void expect(const collected *c, const char *const *rows)
 {
     int n = 0;
     while (rows[n]) n++;
-    for (int i = 0; i < n && i < c->n; i++)
-        cr_expect_str_eq(c->rows[i], rows[i], "row %d", i);
+    for (int i = 0; i < n && i < c->n; i++) cr_expect_str_eq(c->rows[i], rows[i], "row %d", i);
     cr_assert_eq(c->n, n, "expected %d rows, got %d", n, c->n);
 }
 
@@ -77,22 +76,21 @@ Test(worked_examples, fixed_lateness20_retracting)
 {
     collected c;
     run(WEIR_FIELDS(R(1, 1), R(15, 2), R(3, 3), R(25, 4), R(4, 5)), 0,
-        (weir_combine_spec){.window = weir_fixed(10),
-                            .allowed_lateness = 20,
-                            .accumulation = WEIR_RETRACTING},
+        (weir_combine_spec){
+            .window = weir_fixed(10), .allowed_lateness = 20, .accumulation = WEIR_RETRACTING},
         &c);
-    expect(&c, WEIR_FIELDS("[0,10) 1 1 ON_TIME 0 +I", "[0,10) 1 1 LATE 1 -U", "[0,10) 2 4 LATE 1 +U",
-                           "[10,20) 1 2 ON_TIME 0 +I", "[0,10) 2 4 LATE 2 -U",
-                           "[0,10) 3 9 LATE 2 +U", "[20,30) 1 4 ON_TIME 0 +I"));
+    expect(&c,
+           WEIR_FIELDS("[0,10) 1 1 ON_TIME 0 +I", "[0,10) 1 1 LATE 1 -U", "[0,10) 2 4 LATE 1 +U",
+                       "[10,20) 1 2 ON_TIME 0 +I", "[0,10) 2 4 LATE 2 -U", "[0,10) 3 9 LATE 2 +U",
+                       "[20,30) 1 4 ON_TIME 0 +I"));
 }
 
 Test(worked_examples, early_count_discarding)
 {
     collected c;
     run(WEIR_FIELDS(R(1, 1), R(2, 2), R(3, 3), R(4, 4), R(150, 5)), 0,
-        (weir_combine_spec){
-            .window = weir_fixed(100),
-            .trigger = weir_trigger_after_watermark(weir_trigger_count(2), NULL)},
+        (weir_combine_spec){.window = weir_fixed(100),
+                            .trigger = weir_trigger_after_watermark(weir_trigger_count(2), NULL)},
         &c);
     expect(&c, WEIR_FIELDS("[0,100) 2 3 EARLY 0 +I", "[0,100) 2 7 EARLY 1 +I",
                            "[0,100) 0 0 ON_TIME 2 +I", "[100,200) 1 5 ON_TIME 0 +I"));
@@ -152,9 +150,9 @@ Test(corners, accumulating_updates)
         &c);
     /* early count 1 repeats: every record fires EARLY, (50,4) included; at W=50 [0,10) owes
      * its on-time pane (empty since the last one, but accumulating shows the whole window) */
-    expect(&c, WEIR_FIELDS("[0,10) 1 1 EARLY 0 +I", "[0,10) 2 3 EARLY 1 +U", "[0,10) 3 6 EARLY 2 +U",
-                           "[50,60) 1 4 EARLY 0 +I", "[0,10) 3 6 ON_TIME 3 +U",
-                           "[50,60) 1 4 ON_TIME 1 +U"));
+    expect(&c, WEIR_FIELDS("[0,10) 1 1 EARLY 0 +I", "[0,10) 2 3 EARLY 1 +U",
+                           "[0,10) 3 6 EARLY 2 +U", "[50,60) 1 4 EARLY 0 +I",
+                           "[0,10) 3 6 ON_TIME 3 +U", "[50,60) 1 4 ON_TIME 1 +U"));
 }
 
 /* Retracting sessions: a merge that changes bounds retracts the emitted part with -D and the
@@ -170,7 +168,8 @@ Test(corners, session_merge_retracting)
     /* (0,1): [0,5) EARLY 0 +I. (3,2): [3,8) overlaps [0,5): merged [0,8) differs -> -D of [0,5)
      * (value 1 1, its pane EARLY 0), then [0,8) pane index 1, +I with 2 3. (20,5): [20,25)
      * EARLY 0 +I. End: [0,8) ON_TIME: -U 2 3 / +U 2 3 (index 2); [20,25) likewise index 1. */
-    expect(&c, WEIR_FIELDS("[0,5) 1 1 EARLY 0 +I", "[0,5) 1 1 EARLY 0 -D", "[0,8) 2 3 EARLY 1 +I", "[20,25) 1 5 EARLY 0 +I",
-                           "[0,8) 2 3 ON_TIME 2 -U", "[0,8) 2 3 ON_TIME 2 +U",
-                           "[20,25) 1 5 ON_TIME 1 -U", "[20,25) 1 5 ON_TIME 1 +U"));
+    expect(&c,
+           WEIR_FIELDS("[0,5) 1 1 EARLY 0 +I", "[0,5) 1 1 EARLY 0 -D", "[0,8) 2 3 EARLY 1 +I",
+                       "[20,25) 1 5 EARLY 0 +I", "[0,8) 2 3 ON_TIME 2 -U", "[0,8) 2 3 ON_TIME 2 +U",
+                       "[20,25) 1 5 ON_TIME 1 -U", "[20,25) 1 5 ON_TIME 1 +U"));
 }

@@ -41,8 +41,8 @@ Test(trigger, constructors_and_validation)
 {
     char err[128];
     weir_trigger *list[] = {weir_trigger_count(10), weir_trigger_processing_time(1000)};
-    weir_trigger *t = weir_trigger_after_watermark(weir_trigger_after_first(list, 2),
-                                                   weir_trigger_count(1));
+    weir_trigger *t =
+        weir_trigger_after_watermark(weir_trigger_after_first(list, 2), weir_trigger_count(1));
     cr_assert_not_null(t);
     cr_assert_eq(weir_trigger_validate(t, err, sizeof err), 0, "%s", err);
     cr_assert(weir_trigger_has_watermark(t));

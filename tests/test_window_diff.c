@@ -132,8 +132,9 @@ static int collect_result(const weir_row *row, void *ctx)
     r->global = v[5].type == WEIR_TYPE_NULL;
     r->start = r->global ? 0 : v[5].as.i;
     r->end = r->global ? 0 : v[6].as.i;
-    r->timing = v[7].as.s[0] == 'E' ? WEIR_PANE_EARLY : v[7].as.s[0] == 'O' ? WEIR_PANE_ON_TIME
-                                                                            : WEIR_PANE_LATE;
+    r->timing = v[7].as.s[0] == 'E'   ? WEIR_PANE_EARLY
+                : v[7].as.s[0] == 'O' ? WEIR_PANE_ON_TIME
+                                      : WEIR_PANE_LATE;
     r->index = v[8].as.i;
     r->last = v[9].as.b;
     const char *op = v[10].as.s;
@@ -152,7 +153,10 @@ static int collect_late(const weir_row *row, void *ctx)
     return 0;
 }
 
-static int64_t fake_clock(void *ctx) { return *(int64_t *)ctx; }
+static int64_t fake_clock(void *ctx)
+{
+    return *(int64_t *)ctx;
+}
 
 /* Runs the engine; returns 0 or the run's error (message in errbuf). */
 static int run_engine(const ref_config *cfg, const ref_event *ev, uint32_t n, uint32_t batch_size,
@@ -164,27 +168,26 @@ static int run_engine(const ref_config *cfg, const ref_event *ev, uint32_t n, ui
     weir_pipeline *p = weir_pipeline_create();
     static const char *const names[] = {"k", "t", "v"};
     static const weir_type types[] = {WEIR_TYPE_STRING, WEIR_TYPE_INT, WEIR_TYPE_ANY};
-    weir_stream *in = weir_pipeline_add_node(
-        p, &(weir_node_spec){.kind = "DiffSource",
-                             .cls = &diff_source_class,
-                             .config = &src,
-                             .schema = weir_schema_create(3, names, types)});
-    weir_stream *res = weir_combine(
-        in, &(weir_combine_spec){
-                .group_by = WEIR_FIELDS("k"),
-                .window = cfg->windowing.window,
-                .allowed_lateness = cfg->windowing.allowed_lateness,
-                .trigger = weir_trigger_copy(cfg->windowing.trigger),
-                .accumulation = cfg->windowing.accumulation,
-                .aggregates = WEIR_AGGREGATES(weir_count("n"), weir_sum("v", "sum"), weir_min("v", "min"),
-                                              weir_max("v", "max")),
-                .late_output = true});
+    weir_stream *in =
+        weir_pipeline_add_node(p, &(weir_node_spec){.kind = "DiffSource",
+                                                    .cls = &diff_source_class,
+                                                    .config = &src,
+                                                    .schema = weir_schema_create(3, names, types)});
+    weir_stream *res =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = cfg->windowing.window,
+                                              .allowed_lateness = cfg->windowing.allowed_lateness,
+                                              .trigger = weir_trigger_copy(cfg->windowing.trigger),
+                                              .accumulation = cfg->windowing.accumulation,
+                                              .aggregates = WEIR_AGGREGATES(
+                                                  weir_count("n"), weir_sum("v", "sum"),
+                                                  weir_min("v", "min"), weir_max("v", "max")),
+                                              .late_output = true});
     weir_collect(res, collect_result, out);
     weir_collect(weir_late_output(res), collect_late, out);
-    int rc = weir_run(p, &(weir_run_options){.workers = 1,
-                                             .batch_size = batch_size,
-                                             .clock = fake_clock,
-                                             .clock_ctx = &clock});
+    int rc = weir_run(
+        p, &(weir_run_options){
+               .workers = 1, .batch_size = batch_size, .clock = fake_clock, .clock_ctx = &clock});
     if (rc) snprintf(errbuf, errlen, "%s", weir_pipeline_error(p));
     weir_run_stats st;
     weir_pipeline_stats(p, &st);
@@ -201,17 +204,21 @@ static void format_row(const ref_row *r, char *buf, size_t n)
     if (r->has_min) snprintf(mn, sizeof mn, "%" PRId64, r->min);
     if (r->has_max) snprintf(mx, sizeof mx, "%" PRId64, r->max);
     if (r->global)
-        snprintf(n ? buf : buf, n, "%s [global) n=%" PRId64 " sum=%" PRId64 " min=%s max=%s %s %" PRId64 "%s %s",
+        snprintf(n ? buf : buf, n,
+                 "%s [global) n=%" PRId64 " sum=%" PRId64 " min=%s max=%s %s %" PRId64 "%s %s",
                  r->key, r->n, r->sum, mn, mx, weir_pane_timing_name(r->timing), r->index,
                  r->last ? " last" : "", weir_op_name(r->op));
     else
-        snprintf(buf, n, "%s [%" PRId64 ",%" PRId64 ") n=%" PRId64 " sum=%" PRId64 " min=%s max=%s %s %" PRId64 "%s %s",
+        snprintf(buf, n,
+                 "%s [%" PRId64 ",%" PRId64 ") n=%" PRId64 " sum=%" PRId64
+                 " min=%s max=%s %s %" PRId64 "%s %s",
                  r->key, r->start, r->end, r->n, r->sum, mn, mx, weir_pane_timing_name(r->timing),
                  r->index, r->last ? " last" : "", weir_op_name(r->op));
 }
 
 /* Rows of one key, in order. */
-static uint32_t rows_of(const ref_row *rows, uint32_t n, const char *key, char out[][160], uint32_t max)
+static uint32_t rows_of(const ref_row *rows, uint32_t n, const char *key, char out[][160],
+                        uint32_t max)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -225,16 +232,18 @@ static void describe_trigger(const weir_trigger *t, char *buf, size_t n)
         snprintf(buf, n, "default");
         return;
     }
-    static const char *names[] = {"default",  "after_watermark", "count",     "processing_time",
-                                  "repeat",   "after_first",     "after_all", "after_each"};
+    static const char *names[] = {"default", "after_watermark", "count",     "processing_time",
+                                  "repeat",  "after_first",     "after_all", "after_each"};
     size_t len = (size_t)snprintf(buf, n, "%s", names[t->type]);
-    if (t->type == WEIR_TRIGGER_COUNT) len += (size_t)snprintf(buf + len, n - len, "(%" PRId64 ")", t->count);
+    if (t->type == WEIR_TRIGGER_COUNT)
+        len += (size_t)snprintf(buf + len, n - len, "(%" PRId64 ")", t->count);
     if (t->type == WEIR_TRIGGER_PROCESSING_TIME)
         len += (size_t)snprintf(buf + len, n - len, "(%" PRId64 "ms)", t->delay);
     const weir_trigger *subs[2] = {t->early ? t->early : t->of, t->late};
     for (int i = 0; i < 2; i++) {
         if (!subs[i] || len >= n) continue;
-        len += (size_t)snprintf(buf + len, n - len, i == 0 ? (t->early ? "{early " : "{") : "{late ");
+        len +=
+            (size_t)snprintf(buf + len, n - len, i == 0 ? (t->early ? "{early " : "{") : "{late ");
         describe_trigger(subs[i], buf + len, n - len);
         len = strlen(buf);
         len += (size_t)snprintf(buf + len, n - len, "}");
@@ -255,14 +264,14 @@ static void describe(const ref_config *cfg, uint64_t seed, const ref_event *ev, 
     describe_trigger(cfg->windowing.trigger, trig, sizeof trig);
     const weir_window_fn *w = &cfg->windowing.window;
     fprintf(stderr,
-            "seed %" PRIu64 ": %s size=%" PRId64 " period=%" PRId64 " offset=%" PRId64 " gap=%" PRId64
-            " lateness=%" PRId64 " bound=%" PRId64 " trigger=%s mode=%s\nevents:",
-            seed, wt[w->type], w->size, w->period, w->offset, w->gap, cfg->windowing.allowed_lateness,
-            cfg->bound, trig, modes[cfg->windowing.accumulation]);
+            "seed %" PRIu64 ": %s size=%" PRId64 " period=%" PRId64 " offset=%" PRId64
+            " gap=%" PRId64 " lateness=%" PRId64 " bound=%" PRId64 " trigger=%s mode=%s\nevents:",
+            seed, wt[w->type], w->size, w->period, w->offset, w->gap,
+            cfg->windowing.allowed_lateness, cfg->bound, trig, modes[cfg->windowing.accumulation]);
     for (uint32_t i = 0; i < n; i++) {
         if (ev[i].kind == REF_RECORD)
-            fprintf(stderr, " %s(%" PRId64 ",%s%" PRId64 ")", ev[i].key, ev[i].t, ev[i].has_v ? "" : "null/",
-                    ev[i].v);
+            fprintf(stderr, " %s(%" PRId64 ",%s%" PRId64 ")", ev[i].key, ev[i].t,
+                    ev[i].has_v ? "" : "null/", ev[i].v);
         else if (ev[i].kind == REF_ADVANCE)
             fprintf(stderr, " @%" PRId64, ev[i].proc_time);
         else
@@ -320,13 +329,15 @@ static bool compare_case(uint64_t seed, const ref_config *cfg, const ref_event *
         const ref_event *e = &ev[ref.late[i]];
         if (strcmp(e->key, eng.late[i].key) || e->t != eng.late[i].start) {
             same = false;
-            fprintf(stderr, "MISMATCH: late record %u: model %s(%" PRId64 "), engine %s(%" PRId64 ")\n", i,
+            fprintf(stderr,
+                    "MISMATCH: late record %u: model %s(%" PRId64 "), engine %s(%" PRId64 ")\n", i,
                     e->key, e->t, eng.late[i].key, eng.late[i].start);
         }
     }
     if (same && late_count != ref.n_late) {
         same = false;
-        fprintf(stderr, "MISMATCH: dropped-as-late counter %" PRIu64 ", model %u\n", late_count, ref.n_late);
+        fprintf(stderr, "MISMATCH: dropped-as-late counter %" PRIu64 ", model %u\n", late_count,
+                ref.n_late);
     }
     if (!same) describe(cfg, seed, ev, n);
     ref_result_free(&ref);
@@ -360,9 +371,12 @@ Test(window_diff, random_streams, .timeout = 600)
         if (!compare_case(seed, &c.config, ev, c.n_events, batch)) failed++;
         ref_case_free(&c);
     }
-    fprintf(stderr, "window_diff: %" PRIu64 " cases compared, %" PRIu64 " skipped (trigger not accepted), %" PRIu64
-                    " failed\n",
+    fprintf(stderr,
+            "window_diff: %" PRIu64 " cases compared, %" PRIu64
+            " skipped (trigger not accepted), %" PRIu64 " failed\n",
             run, skipped, failed);
-    cr_assert_eq(failed, 0, "%" PRIu64 " of %" PRIu64 " random cases differ from the model (see above)", failed, run);
+    cr_assert_eq(failed, 0,
+                 "%" PRIu64 " of %" PRIu64 " random cases differ from the model (see above)",
+                 failed, run);
     cr_assert_gt(run, cases / 2, "too many cases skipped");
 }

@@ -28,9 +28,15 @@ static int collect(const weir_row *row, void *ctx)
     for (uint32_t i = 0; i < row->schema->n_fields && len < sizeof buf - 64; i++) {
         const weir_value *v = &row->values[i];
         switch (v->type) {
-        case WEIR_TYPE_INT: len += (size_t)snprintf(buf + len, sizeof buf - len, "%" PRId64 " ", v->as.i); break;
-        case WEIR_TYPE_DOUBLE: len += (size_t)snprintf(buf + len, sizeof buf - len, "%.17g ", v->as.d); break;
-        case WEIR_TYPE_BOOL: len += (size_t)snprintf(buf + len, sizeof buf - len, "%d ", v->as.b); break;
+        case WEIR_TYPE_INT:
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%" PRId64 " ", v->as.i);
+            break;
+        case WEIR_TYPE_DOUBLE:
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%.17g ", v->as.d);
+            break;
+        case WEIR_TYPE_BOOL:
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%d ", v->as.b);
+            break;
         case WEIR_TYPE_STRING:
             len += (size_t)snprintf(buf + len, sizeof buf - len, "%.*s ", (int)v->len, v->as.s);
             break;
@@ -59,8 +65,8 @@ static char **make_elements(int n)
         int64_t ts = t - (int64_t)((x >> 8) % 40);
         if ((x >> 20) % 50 == 0) ts -= 500; /* very late */
         char buf[128];
-        snprintf(buf, sizeof buf, "{\"k\":\"key%02d\",\"t\":%" PRId64 ",\"v\":%d}", (int)((x >> 32) % 50), ts,
-                 (int)((x >> 40) % 100));
+        snprintf(buf, sizeof buf, "{\"k\":\"key%02d\",\"t\":%" PRId64 ",\"v\":%d}",
+                 (int)((x >> 32) % 50), ts, (int)((x >> 40) % 100));
         e[i] = strdup(buf);
     }
     return e;
@@ -70,15 +76,15 @@ typedef weir_stream *(*stage_fn)(weir_stream *in);
 
 static weir_stream *sliding_retracting(weir_stream *in)
 {
-    return weir_combine(in, &(weir_combine_spec){
-                                .group_by = WEIR_FIELDS("k"),
-                                .window = weir_sliding(60, 20),
-                                .allowed_lateness = 100,
-                                .accumulation = WEIR_RETRACTING,
-                                .trigger = weir_trigger_after_watermark(weir_trigger_count(3),
-                                                                        weir_trigger_count(1)),
-                                .aggregates = WEIR_AGGREGATES(weir_count("n"), weir_sum("v", "s"),
-                                                              weir_max("v", "m"))});
+    return weir_combine(
+        in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                 .window = weir_sliding(60, 20),
+                                 .allowed_lateness = 100,
+                                 .accumulation = WEIR_RETRACTING,
+                                 .trigger = weir_trigger_after_watermark(weir_trigger_count(3),
+                                                                         weir_trigger_count(1)),
+                                 .aggregates = WEIR_AGGREGATES(weir_count("n"), weir_sum("v", "s"),
+                                                               weir_max("v", "m"))});
 }
 
 static weir_stream *sessions_discarding(weir_stream *in)
@@ -86,19 +92,20 @@ static weir_stream *sessions_discarding(weir_stream *in)
     return weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
                                                  .window = weir_sessions(25),
                                                  .allowed_lateness = 50,
-                                                 .aggregates = WEIR_AGGREGATES(weir_count("n"),
-                                                                               weir_mean("v", "avg"))});
+                                                 .aggregates = WEIR_AGGREGATES(
+                                                     weir_count("n"), weir_mean("v", "avg"))});
 }
 
 static weir_stream *fixed_then_fixed(weir_stream *in)
 {
     /* two keyed stages: the second (one group) sums the first's change log per 200 ms */
-    weir_stream *a = weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
-                                                           .window = weir_fixed(50),
-                                                           .aggregates = WEIR_AGGREGATES(weir_sum("v", "s"))});
+    weir_stream *a =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = weir_fixed(50),
+                                              .aggregates = WEIR_AGGREGATES(weir_sum("v", "s"))});
     return weir_combine(a, &(weir_combine_spec){.window = weir_fixed(200),
-                                                .aggregates = WEIR_AGGREGATES(weir_count("keys"),
-                                                                              weir_sum("s", "total"))});
+                                                .aggregates = WEIR_AGGREGATES(
+                                                    weir_count("keys"), weir_sum("s", "total"))});
 }
 
 static void run(char **elements, stage_fn stage, uint32_t workers, uint32_t batch, rows *out)
@@ -106,10 +113,11 @@ static void run(char **elements, stage_fn stage, uint32_t workers, uint32_t batc
     memset(out, 0, sizeof *out);
     pthread_mutex_init(&out->lock, NULL);
     weir_pipeline *p = weir_pipeline_create();
-    weir_stream *in = weir_create(p, &(weir_create_source){.elements = (const char *const *)elements,
-                                                           .timestamp = "t",
-                                                           .max_out_of_orderness = 40,
-                                                           .fields = WEIR_FIELDS("k", "t", "v")});
+    weir_stream *in =
+        weir_create(p, &(weir_create_source){.elements = (const char *const *)elements,
+                                             .timestamp = "t",
+                                             .max_out_of_orderness = 40,
+                                             .fields = WEIR_FIELDS("k", "t", "v")});
     weir_collect(stage(in), collect, out);
     int err = weir_run(p, &(weir_run_options){.workers = workers, .batch_size = batch});
     cr_assert_eq(err, 0, "workers=%u batch=%u: %s", workers, batch, weir_pipeline_error(p));
@@ -160,10 +168,12 @@ static void check_same(stage_fn stage, const char *what)
             rows got;
             run(el, stage, workers[wi], batches[bi], &got);
             per_key(&got);
-            cr_assert_eq(got.n, ref.n, "%s: %zu rows with %u workers, batch %u; %zu with 1", what, got.n,
-                         workers[wi], batches[bi], ref.n);
+            cr_assert_eq(got.n, ref.n, "%s: %zu rows with %u workers, batch %u; %zu with 1", what,
+                         got.n, workers[wi], batches[bi], ref.n);
             for (size_t i = 0; i < ref.n; i++)
-                cr_assert_str_eq(got.line[i], ref.line[i], "%s: row %zu differs with %u workers, batch %u:\n  1 worker: %s\n  got:      %s",
+                cr_assert_str_eq(got.line[i], ref.line[i],
+                                 "%s: row %zu differs with %u workers, batch %u:\n  1 worker: %s\n "
+                                 " got:      %s",
                                  what, i, workers[wi], batches[bi], ref.line[i], got.line[i]);
             free_rows(&got);
         }
@@ -172,9 +182,18 @@ static void check_same(stage_fn stage, const char *what)
     free(el);
 }
 
-Test(workers, same_results_sliding_retracting, .timeout = 120) { check_same(sliding_retracting, "sliding"); }
-Test(workers, same_results_sessions, .timeout = 120) { check_same(sessions_discarding, "sessions"); }
-Test(workers, same_results_two_keyed_stages, .timeout = 120) { check_same(fixed_then_fixed, "two stages"); }
+Test(workers, same_results_sliding_retracting, .timeout = 120)
+{
+    check_same(sliding_retracting, "sliding");
+}
+Test(workers, same_results_sessions, .timeout = 120)
+{
+    check_same(sessions_discarding, "sessions");
+}
+Test(workers, same_results_two_keyed_stages, .timeout = 120)
+{
+    check_same(fixed_then_fixed, "two stages");
+}
 
 /* ---- backpressure ---- */
 
@@ -205,10 +224,12 @@ Test(workers, slow_sink_bounded_memory, .timeout = 300)
     long before = peak_rss_mb();
     _Atomic uint64_t n = 0;
     weir_pipeline *p = weir_pipeline_create();
-    weir_stream *in = weir_read_generator(p, &(weir_generator_source){.count = 3000000, .keys = 1000, .partitions = 1});
-    weir_stream *out = weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
-                                                             .window = weir_fixed(1),
-                                                             .aggregates = WEIR_AGGREGATES(weir_count("n"))});
+    weir_stream *in = weir_read_generator(
+        p, &(weir_generator_source){.count = 3000000, .keys = 1000, .partitions = 1});
+    weir_stream *out =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = weir_fixed(1),
+                                              .aggregates = WEIR_AGGREGATES(weir_count("n"))});
     weir_collect(out, slow, &n);
     int err = weir_run(p, &(weir_run_options){.workers = 2});
     cr_assert_eq(err, 0, "%s", weir_pipeline_error(p));

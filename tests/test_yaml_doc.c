@@ -26,7 +26,8 @@ static char *printed(weir__diag *d)
 Test(yaml_doc, positions_and_scalars)
 {
     weir__diag *d = y_diag_create("t.yaml");
-    weir__yaml_doc *doc = load("pipeline:\n  transforms:\n    - type: Create\n      n: \"5\"\n      m: 5\n", d);
+    weir__yaml_doc *doc =
+        load("pipeline:\n  transforms:\n    - type: Create\n      n: \"5\"\n      m: 5\n", d);
     cr_assert_not_null(doc, "%s", printed(d));
     ynode t = y_item(y_get(y_get(y_root(doc), "pipeline"), "transforms"), 0);
     cr_assert(y_is_map(t));
@@ -103,15 +104,17 @@ Test(yaml_doc, environment)
     setenv("WEIR_TEST_DIR", "/data", 1);
     unsetenv("WEIR_TEST_UNSET");
     weir__diag *d = y_diag_create("t.yaml");
-    weir__yaml_doc *doc = load("a: ${WEIR_TEST_DIR}/in.jsonl\nb: ${WEIR_TEST_UNSET:-x}\nc: $$5\n", d);
+    weir__yaml_doc *doc =
+        load("a: ${WEIR_TEST_DIR}/in.jsonl\nb: ${WEIR_TEST_UNSET:-x}\nc: $$5\n", d);
     cr_assert_not_null(doc, "%s", printed(d));
     cr_assert_str_eq(y_text(y_get(y_root(doc), "a")), "/data/in.jsonl");
     cr_assert_str_eq(y_text(y_get(y_root(doc), "b")), "x");
     cr_assert_str_eq(y_text(y_get(y_root(doc), "c")), "$5");
     y_doc_destroy(doc);
     cr_assert_null(load("a: ${WEIR_TEST_UNSET}\n", d));
-    cr_assert_not_null(strstr(printed(d), "t.yaml:1:4: error: environment variable 'WEIR_TEST_UNSET' is not set"),
-                       "%s", printed(d));
+    cr_assert_not_null(
+        strstr(printed(d), "t.yaml:1:4: error: environment variable 'WEIR_TEST_UNSET' is not set"),
+        "%s", printed(d));
     y_diag_destroy(d);
 }
 
@@ -126,8 +129,10 @@ Test(yaml_doc, did_you_mean_and_keys)
     weir__diag *d = y_diag_create("t.yaml");
     weir__yaml_doc *doc = load("type: A\nwindowng: {}\nbogus: 1\n", d);
     cr_assert_eq(y_check_keys(d, y_root(doc), keys), 2);
-    cr_assert_str_eq(printed(d), "t.yaml:2:1: error: unknown key 'windowng' (did you mean 'windowing'?)\n"
-                                 "t.yaml:3:1: error: unknown key 'bogus' (expected one of: type, name, input, config, windowing)\n");
+    cr_assert_str_eq(printed(d),
+                     "t.yaml:2:1: error: unknown key 'windowng' (did you mean 'windowing'?)\n"
+                     "t.yaml:3:1: error: unknown key 'bogus' (expected one of: type, name, input, "
+                     "config, windowing)\n");
     y_doc_destroy(doc);
     y_diag_destroy(d);
 }
@@ -136,13 +141,18 @@ Test(durations, parse)
 {
     int64_t ms;
     char err[256];
-    struct { const char *text; int64_t ms; } ok[] = {{"1500", 1500}, {"1500ms", 1500}, {"10s", 10000},
-        {"1m", 60000}, {"2h", 7200000}, {"1d", 86400000}, {"1.5s", 1500}, {"0", 0}, {"0.25m", 15000}};
+    struct {
+        const char *text;
+        int64_t ms;
+    } ok[] = {{"1500", 1500},   {"1500ms", 1500}, {"10s", 10000}, {"1m", 60000},   {"2h", 7200000},
+              {"1d", 86400000}, {"1.5s", 1500},   {"0", 0},       {"0.25m", 15000}};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
-        cr_assert_eq(weir__duration_parse(ok[i].text, &ms, err, sizeof err), 0, "%s: %s", ok[i].text, err);
+        cr_assert_eq(weir__duration_parse(ok[i].text, &ms, err, sizeof err), 0, "%s: %s",
+                     ok[i].text, err);
         cr_assert_eq(ms, ok[i].ms, "%s", ok[i].text);
     }
     const char *bad[] = {"10x", "", "s", "-5s", "1.0001s", "99999999999999999999", "10 s", "1e3"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        cr_assert_neq(weir__duration_parse(bad[i], &ms, err, sizeof err), 0, "'%s' must be refused", bad[i]);
+        cr_assert_neq(weir__duration_parse(bad[i], &ms, err, sizeof err), 0, "'%s' must be refused",
+                      bad[i]);
 }

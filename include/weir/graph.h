@@ -10,19 +10,19 @@
 #include "weir/pipeline.h"
 
 typedef struct weir_node_spec {
-    const char *kind;                 /* e.g. "ReadFromFile", for messages and graphs */
-    const char *name;                 /* node name (NULL: kind, made unique) */
+    const char *kind; /* e.g. "ReadFromFile", for messages and graphs */
+    const char *name; /* node name (NULL: kind, made unique) */
     const weir_operator_class *cls;
-    void *config;                     /* taken over, also on failure */
+    void *config; /* taken over, also on failure */
     void (*config_free)(void *config);
-    weir_stream *const *inputs;       /* n_inputs streams of this pipeline */
+    weir_stream *const *inputs; /* n_inputs streams of this pipeline */
     uint32_t n_inputs;
-    weir_schema *schema;              /* main output (NULL for sinks); taken over */
-    weir_schema *extra[4];            /* extra output ports 1..n_extra; taken over */
+    weir_schema *schema;   /* main output (NULL for sinks); taken over */
+    weir_schema *extra[4]; /* extra output ports 1..n_extra; taken over */
     uint32_t n_extra;
-    bool keyed;                       /* input 0 must be partitioned by key (an exchange) */
-    const int32_t *key_fields;        /* with keyed: key columns of input 0 (copied) */
-    uint32_t n_key_fields;            /* 0: everything goes to one worker */
+    bool keyed;                /* input 0 must be partitioned by key (an exchange) */
+    const int32_t *key_fields; /* with keyed: key columns of input 0 (copied) */
+    uint32_t n_key_fields;     /* 0: everything goes to one worker */
 } weir_node_spec;
 
 /* Adds a node; returns its main output stream, or the pipeline's failed stream (with the error

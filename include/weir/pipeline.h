@@ -51,13 +51,13 @@ int weir_pipeline_set_error(weir_pipeline *p, int code, const char *fmt, ...)
  * record goes to the stream weir_error_output() returns (fields error, source, record) and the
  * run goes on; without it, the first bad record stops the run (exit status 1). */
 typedef struct weir_file_source {
-    const char *path;                  /* required */
-    const char *format;                /* "json" (default) */
-    const char *timestamp;             /* field holding event time; NULL: processing time */
-    int64_t max_out_of_orderness;      /* ms, default 0 */
-    const char *const *fields;         /* fields transforms read (others pass through as text) */
-    bool error_output;                 /* route bad records to weir_error_output() */
-    bool follow;                       /* keep reading as the file grows (unbounded) */
+    const char *path;             /* required */
+    const char *format;           /* "json" (default) */
+    const char *timestamp;        /* field holding event time; NULL: processing time */
+    int64_t max_out_of_orderness; /* ms, default 0 */
+    const char *const *fields;    /* fields transforms read (others pass through as text) */
+    bool error_output;            /* route bad records to weir_error_output() */
+    bool follow;                  /* keep reading as the file grows (unbounded) */
 } weir_file_source;
 weir_stream *weir_read_file(weir_pipeline *p, const weir_file_source *opt);
 
@@ -151,13 +151,13 @@ static inline weir_aggregate weir_stddev(const char *value, const char *name)
 }
 
 typedef struct weir_combine_spec {
-    const char *const *group_by;       /* key fields (NULL: one group) */
-    weir_window_fn window;             /* default: global */
-    int64_t allowed_lateness;          /* ms */
-    weir_trigger *trigger;             /* NULL: default; taken over */
-    weir_accumulation accumulation;    /* default discarding */
-    const weir_aggregate *aggregates;  /* WEIR_AGGREGATES(...), required */
-    bool late_output;                  /* dropped records go to weir_late_output() */
+    const char *const *group_by;      /* key fields (NULL: one group) */
+    weir_window_fn window;            /* default: global */
+    int64_t allowed_lateness;         /* ms */
+    weir_trigger *trigger;            /* NULL: default; taken over */
+    weir_accumulation accumulation;   /* default discarding */
+    const weir_aggregate *aggregates; /* WEIR_AGGREGATES(...), required */
+    bool late_output;                 /* dropped records go to weir_late_output() */
 } weir_combine_spec;
 /* A keyed, windowed aggregation; output rows as windowing.md §7. */
 weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec);
@@ -184,9 +184,9 @@ typedef int64_t (*weir_clock_fn)(void *ctx); /* processing time, ms since the ep
 typedef struct weir_run_stats weir_run_stats;
 
 typedef struct weir_run_options {
-    uint32_t workers;         /* 0: one per core (this issue: 1 is used) */
-    uint32_t batch_size;      /* rows per batch, default 1024 */
-    weir_clock_fn clock;      /* processing-time clock; NULL: the real one */
+    uint32_t workers;    /* 0: one per core (this issue: 1 is used) */
+    uint32_t batch_size; /* rows per batch, default 1024 */
+    weir_clock_fn clock; /* processing-time clock; NULL: the real one */
     void *clock_ctx;
     void (*progress)(const weir_run_stats *s, void *ctx); /* called about every 100 ms */
     void *progress_ctx;
