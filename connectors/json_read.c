@@ -37,9 +37,9 @@ typedef struct node {
     uint64_t sig;     /* name length | first byte << 32: checked before memcmp */
     const char *name; /* component name (in fields->text) */
     uint32_t len;
-    int32_t target;   /* index in out[] of the path ending here, or -1 */
-    int32_t child;    /* first child node, or -1 */
-    int32_t next;     /* next sibling, or -1 */
+    int32_t target; /* index in out[] of the path ending here, or -1 */
+    int32_t child;  /* first child node, or -1 */
+    int32_t next;   /* next sibling, or -1 */
 } node;
 
 struct weir_json_fields {
@@ -286,8 +286,9 @@ static const char *scan_string(ctx *c, const char *p, bool *escaped)
             default: {
                 char found[24];
                 describe(c, p + 1, found, sizeof found);
-                return failf(c, p, "invalid escape in string: expected one of \\\" \\\\ \\/ \\b "
-                                   "\\f \\n \\r \\t \\uXXXX after '\\', found %s",
+                return failf(c, p,
+                             "invalid escape in string: expected one of \\\" \\\\ \\/ \\b "
+                             "\\f \\n \\r \\t \\uXXXX after '\\', found %s",
                              found);
             }
             }
@@ -622,7 +623,6 @@ close:
     goto after;
 }
 
-
 /* Validates the value at p, inside `depth` containers, and stores it in *dst when dst is not
  * NULL. Returns the pointer past it. */
 static const char *value(ctx *c, const char *p, int depth, weir_value *dst)
@@ -678,8 +678,9 @@ static const char *value(ctx *c, const char *p, int depth, weir_value *dst)
         if (dst) {
             int rc = convert_number(c, s, (size_t)(p - s), is_int, dst);
             if (rc == WEIR_ERANGE)
-                return failf(c, s, "number out of range: its magnitude exceeds the largest "
-                                   "double (1.7976931348623157e308)");
+                return failf(c, s,
+                             "number out of range: its magnitude exceeds the largest "
+                             "double (1.7976931348623157e308)");
             if (rc) {
                 c->err = rc;
                 return NULL;

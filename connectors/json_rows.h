@@ -11,16 +11,16 @@
 #include "weir/record_error.h"
 
 typedef struct json_source_config {
-    char *path;          /* file path (or NULL) */
-    char **elements;     /* Create: JSON lines */
+    char *path;      /* file path (or NULL) */
+    char **elements; /* Create: JSON lines */
     uint32_t n_elements;
-    char *origin;        /* name in messages */
-    char *timestamp;     /* field of the event time, or NULL: processing time */
-    int64_t bound;       /* max_out_of_orderness */
+    char *origin;    /* name in messages */
+    char *timestamp; /* field of the event time, or NULL: processing time */
+    int64_t bound;   /* max_out_of_orderness */
     bool error_output;
     bool follow;
     uint32_t n_fields;
-    char **fields;       /* extracted fields (the schema's names) */
+    char **fields; /* extracted fields (the schema's names) */
 } json_source_config;
 
 void weir__json_source_config_free(void *config);
@@ -33,11 +33,11 @@ typedef struct json_rows {
     weir_operator *op;
     const json_source_config *cfg;
     weir_json_fields *fields;
-    int32_t ts_index;   /* column of the timestamp, or -1 */
-    int64_t max_ts;     /* largest event time seen */
-    int64_t wm;         /* current watermark */
-    bool seen;          /* a record was seen */
-    weir_batch *batch;  /* rows being filled */
+    int32_t ts_index;  /* column of the timestamp, or -1 */
+    int64_t max_ts;    /* largest event time seen */
+    int64_t wm;        /* current watermark */
+    bool seen;         /* a record was seen */
+    weir_batch *batch; /* rows being filled */
     weir_record_errors errors;
     uint64_t n_read;
 } json_rows;

@@ -19,9 +19,9 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);                         /* [0, 399] */
+    unsigned yoe = (unsigned)(y - era * 400);                       /* [0, 399] */
     unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;             /* [0, 146096] */
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + (int64_t)doe - 719468;
 }
 
@@ -30,10 +30,10 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);                           /* [0, 146096] */
+    unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
     unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                /* [0, 365] */
-    unsigned mp = (5 * doy + 2) / 153;                                     /* [0, 11] */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
     *d = doy - (153 * mp + 2) / 5 + 1;
     *m = mp < 10 ? mp + 3 : mp - 9;
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
@@ -73,8 +73,8 @@ int weir_timestamp_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
         !digits(s + 8, 2, &day) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &hour) ||
         s[13] != ':' || !digits(s + 14, 2, &min) || s[16] != ':' || !digits(s + 17, 2, &sec))
         return WEIR_EPARSE;
-    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 ||
-        min > 59 || sec > 60)
+    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 || min > 59 ||
+        sec > 60)
         return WEIR_EPARSE;
     size_t i = 19;
     unsigned frac_ms = 0;
@@ -126,8 +126,8 @@ static void quote_for_message(char *out, size_t n, const char *s, size_t len)
     out[o] = 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *errbuf, size_t errlen,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *errbuf, size_t errlen, const char *fmt,
+                                                      ...)
 {
     if (errlen) {
         va_list ap;

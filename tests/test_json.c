@@ -42,8 +42,12 @@ static int parse_n(uint32_t n, const char *const *paths, const char *line, size_
     return rc;
 }
 
-#define PATHS(...) (const char *const[]){__VA_ARGS__}
-#define NPATHS(...) (uint32_t)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define PATHS(...)                                                                                 \
+    (const char *const[])                                                                          \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
+#define NPATHS(...)      (uint32_t)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 #define PARSE(line, ...) parse_n(NPATHS(__VA_ARGS__), PATHS(__VA_ARGS__), line, strlen(line))
 
 static void assert_str(const weir_value *v, const char *s, size_t len)
@@ -78,8 +82,8 @@ static void assert_bad(const char *line, size_t len, const char *prefix)
 {
     int rc = parse_n(1, PATHS("a"), line, len);
     cr_assert_eq(rc, WEIR_EPARSE, "%s: rc %d (%s)", line, rc, weir_err_name(rc));
-    cr_assert(strncmp(err, prefix, strlen(prefix)) == 0, "%s: got \"%s\", expected \"%s...\"",
-              line, err, prefix);
+    cr_assert(strncmp(err, prefix, strlen(prefix)) == 0, "%s: got \"%s\", expected \"%s...\"", line,
+              err, prefix);
 }
 #define BAD(line, prefix) assert_bad(line, strlen(line), prefix)
 
@@ -151,12 +155,12 @@ Test(json, unicode_pass_through_zero_copy)
 Test(json, invalid_utf8)
 {
     BAD("{\"a\":\"\xFF\"}", "column 7: invalid UTF-8 in string");
-    BAD("{\"a\":\"ab\x80\"}", "column 9: invalid UTF-8");         /* lone continuation byte */
-    BAD("{\"a\":\"\xC0\xAF\"}", "column 7: invalid UTF-8");        /* overlong '/' */
-    BAD("{\"a\":\"\xE0\x80\xAF\"}", "column 7: invalid UTF-8");    /* overlong, 3 bytes */
-    BAD("{\"a\":\"\xED\xA0\x80\"}", "column 7: invalid UTF-8");    /* U+D800 encoded */
+    BAD("{\"a\":\"ab\x80\"}", "column 9: invalid UTF-8");           /* lone continuation byte */
+    BAD("{\"a\":\"\xC0\xAF\"}", "column 7: invalid UTF-8");         /* overlong '/' */
+    BAD("{\"a\":\"\xE0\x80\xAF\"}", "column 7: invalid UTF-8");     /* overlong, 3 bytes */
+    BAD("{\"a\":\"\xED\xA0\x80\"}", "column 7: invalid UTF-8");     /* U+D800 encoded */
     BAD("{\"a\":\"\xF4\x90\x80\x80\"}", "column 7: invalid UTF-8"); /* U+110000 */
-    BAD("{\"a\":\"\xE2\x82\"}", "column 7: invalid UTF-8");        /* truncated */
+    BAD("{\"a\":\"\xE2\x82\"}", "column 7: invalid UTF-8");         /* truncated */
     BAD("{\"a\":\"\xF5\x80\x80\x80\"}", "column 7: invalid UTF-8");
     /* non-ASCII outside strings */
     BAD("{\"a\":\xC3\xA9}", "column 6: expected a value, found byte 0xC3");
@@ -281,7 +285,7 @@ Test(json, doubles_agree_with_strtod)
         char num[512], line[600];
         snprintf(num, sizeof num, fmts[i % 7], d);
         if (!strchr(num, '.') && !strchr(num, 'e')) continue; /* an integer: tested elsewhere */
-        if (isinf(strtod(num, NULL))) continue;                /* refused: tested elsewhere */
+        if (isinf(strtod(num, NULL))) continue;               /* refused: tested elsewhere */
         int n = snprintf(line, sizeof line, "{\"a\":%s}", num);
         cr_assert_eq(parse_n(1, PATHS("a"), line, (size_t)n), 0, "%s: %s", num, err);
         assert_double(&out[0], strtod(num, NULL));
@@ -365,8 +369,9 @@ Test(json, top_level_and_trailing_garbage)
     BAD("   \r", "column 5: expected '{' (a JSON lines record is an object), found end of line");
     BAD("\xEF\xBB\xBF{}", "column 1: expected '{' (a JSON lines record is an object), found "
                           "byte 0xEF"); /* no byte order mark */
-    assert_bad("{\"a\":1}\0", 8, "column 8: expected end of line after the object, found byte "
-                                 "0x00");
+    assert_bad("{\"a\":1}\0", 8,
+               "column 8: expected end of line after the object, found byte "
+               "0x00");
 }
 
 Test(json, whitespace_and_cr)
@@ -558,8 +563,7 @@ Test(json_write, strings)
 {
     weir_buf_init(&wb);
     cr_assert_eq(weir_json_write_string(&wb, "a\"b\\c/\n\t\r\b\f\x01\x1f\x7f \xC3\xA9", 17), 0);
-    cr_assert_str_eq(written(),
-                     "\"a\\\"b\\\\c/\\n\\t\\r\\b\\f\\u0001\\u001f\x7f \xC3\xA9\"");
+    cr_assert_str_eq(written(), "\"a\\\"b\\\\c/\\n\\t\\r\\b\\f\\u0001\\u001f\x7f \xC3\xA9\"");
     weir_buf_clear(&wb);
     cr_assert_eq(weir_json_write_string(&wb, "x\0y", 3), 0);
     cr_assert_str_eq(written(), "\"x\\u0000y\"");
@@ -572,8 +576,8 @@ Test(json_write, strings)
     for (int at = 0; at < 20; at++) {
         memset(s, 'a', 20);
         s[at] = '"';
-        snprintf(expect, sizeof expect, "\"%.*s\\\"%.*s\"", at, "aaaaaaaaaaaaaaaaaaaa",
-                 19 - at, "aaaaaaaaaaaaaaaaaaaa");
+        snprintf(expect, sizeof expect, "\"%.*s\\\"%.*s\"", at, "aaaaaaaaaaaaaaaaaaaa", 19 - at,
+                 "aaaaaaaaaaaaaaaaaaaa");
         weir_buf_clear(&wb);
         cr_assert_eq(weir_json_write_string(&wb, s, 20), 0);
         cr_assert_str_eq(written(), expect);
@@ -664,8 +668,7 @@ static void check_shortest(double d, const char *text)
     long long m = atoll(digits);
     for (int delta = -1; delta <= 1; delta++) {
         char cand[64];
-        snprintf(cand, sizeof cand, "%s%llde%d", signbit(d) ? "-" : "", m + delta,
-                 exp10 - (n - 2));
+        snprintf(cand, sizeof cand, "%s%llde%d", signbit(d) ? "-" : "", m + delta, exp10 - (n - 2));
         cr_assert(!text_reads_back(cand, d), "%s is shorter than %s and reads back", cand, text);
     }
     /* the layout: scientific exactly when the decimal exponent is < -4 or >= 16 */
@@ -759,8 +762,14 @@ Test(json_write, values)
         {.type = WEIR_TYPE_JSON, .len = 8, .as.s = "[1, {} ]x"},
         {.type = WEIR_TYPE_BYTES, .len = 9, .as.s = "a\xFF\xC3\xA9\"\n\xE2\x82z"},
     };
-    const char *expect[] = {"null",   "true",        "false",      "-9223372036854775808",
-                            "42",     "2.5",         "\"q\\\"\"",  "[1, {} ]",
+    const char *expect[] = {"null",
+                            "true",
+                            "false",
+                            "-9223372036854775808",
+                            "42",
+                            "2.5",
+                            "\"q\\\"\"",
+                            "[1, {} ]",
                             "\"a\\u00ff\xC3\xA9\\\"\\n\\u00e2\\u0082z\""};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
         weir_buf_clear(&wb);
@@ -791,8 +800,7 @@ Test(json_write, objects)
     cr_assert_str_eq(obj(1, PATHS("c"), &five, "{\"a\":1,\"c\":\"old\",\"b\":2}"),
                      "{\"a\":1,\"b\":2,\"c\":5}\n");
     cr_assert_str_eq(obj(1, PATHS("c"), &five, "{\"c\":1}"), "{\"c\":5}\n");
-    cr_assert_str_eq(obj(1, PATHS("c"), &five, "{\"\\u0063\":1,\"d\":2}"),
-                     "{\"d\":2,\"c\":5}\n");
+    cr_assert_str_eq(obj(1, PATHS("c"), &five, "{\"\\u0063\":1,\"d\":2}"), "{\"d\":2,\"c\":5}\n");
     cr_assert_str_eq(obj(1, PATHS("c"), &five, "{}"), "{\"c\":5}\n");
     cr_assert_str_eq(obj(1, PATHS("c"), &five, "  { }  \r"), "{\"c\":5}\n");
     cr_assert_str_eq(obj(0, NULL, NULL, "{}"), "{}\n");
@@ -1007,8 +1015,7 @@ Test(timestamp, format)
     /* format then parse is the identity over years 0000..9999 */
     rng_state = 3;
     for (int i = 0; i < 100000; i++) {
-        int64_t ms = (int64_t)(rng() % (253402300800000ULL + 62167219200000ULL)) -
-                     62167219200000LL;
+        int64_t ms = (int64_t)(rng() % (253402300800000ULL + 62167219200000ULL)) - 62167219200000LL;
         cr_assert_gt(weir_timestamp_format(ms, buf, sizeof buf), 0);
         int64_t back;
         cr_assert_eq(weir_timestamp_parse_rfc3339(buf, strlen(buf), &back), 0, "%s", buf);

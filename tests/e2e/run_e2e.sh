@@ -122,6 +122,36 @@ expect_run "error_handling output" 0 "1 errors" -- run "$tmp/eh.yaml" --progress
 if [ "$(wc -l <"$tmp/eh.good.jsonl")" = 2 ] && grep -q "\"source\":\"$tmp/eh.jsonl:2\",\"record\":\"not json\"" "$tmp/eh.bad.jsonl"; then
   ok "error_handling rows"; else bad "error_handling rows" "$(cat "$tmp/eh.good.jsonl" "$tmp/eh.bad.jsonl")"; fi
 
+# --- SIGTERM: an unbounded input ends as if bounded, windows fire, output complete, exit 0 ---
+printf '%s\n' '{"ts":1,"u":"a"}' '{"ts":2,"u":"b"}' >"$tmp/follow.jsonl"
+cat >"$tmp/follow.yaml" <<Y
+pipeline:
+  type: chain
+  transforms:
+    - type: ReadFromFile
+      config: {path: $tmp/follow.jsonl, timestamp: ts, follow: true}
+    - type: Combine
+      windowing: {type: fixed, size: 10s}
+      config: {group_by: u, combine: {n: count}}
+    - type: WriteToFile
+      config: {path: $tmp/follow.out.jsonl}
+options:
+  workers: 2
+Y
+"$weir" run "$tmp/follow.yaml" --progress=never 2>"$tmp/follow.err" &
+pid=$!
+sleep 0.5
+printf '%s\n' '{"ts":3,"u":"a"}' >>"$tmp/follow.jsonl" # appended while it runs
+sleep 0.5
+kill -TERM $pid
+wait $pid
+rc=$?
+if [ $rc = 0 ] && [ "$(grep -c '"u":"a","n":2' "$tmp/follow.out.jsonl")" = 1 ] && [ "$(grep -c '"u":"b","n":1' "$tmp/follow.out.jsonl")" = 1 ]; then
+  ok "SIGTERM ends a followed input cleanly"
+else
+  bad "SIGTERM ends a followed input cleanly" "exit $rc" "$(cat "$tmp/follow.out.jsonl" "$tmp/follow.err")"
+fi
+
 # --- invalid pipelines exit 2 with FILE:LINE:COLUMN ---
 printf 'pipeline:\n  transforms:\n    - type: ReadFromFile\n      config: {path: [x\n' >"$tmp/syntax.yaml"
 expect_run "YAML syntax error" 2 "^$tmp/syntax.yaml:[0-9]+:[0-9]+: error: " -- run "$tmp/syntax.yaml"
