@@ -804,6 +804,11 @@ static bool handle_session(combine *c, keyent *k, int64_t t, const weir_value *r
         } else {
             /* watermark parts sit at the root or under a repeat (weir_trigger_validate) */
             tstate *st = win_tstate(c, target);
+            /* processing-time deadlines taken over from the parts need timers of their own */
+            for (uint32_t i = 0; i < c->n_nodes; i++)
+                if (c->nodes[i].type == WEIR_TRIGGER_PROCESSING_TIME && st[i].v != UNSET &&
+                    !st[i].finished)
+                    proc_timer(c, target, st[i].v);
             for (uint32_t i = 0; i < c->n_nodes; i++) {
                 const tnode *n = &c->nodes[i];
                 if (n->type != WEIR_TRIGGER_AFTER_WATERMARK) continue;

@@ -61,4 +61,19 @@ typedef struct ref_result {
 int ref_window_run(const ref_config *cfg, const ref_event *events, uint32_t n, ref_result *out);
 void ref_result_free(ref_result *r);
 
+/* ---- random cases for the differential test ---- */
+
+#define REF_MAX_EVENTS 96
+
+typedef struct ref_case {
+    ref_config config; /* the trigger tree is owned by the case */
+    uint32_t n_events;
+} ref_case;
+
+/* A reproducible case from seed: a configuration (every window type, trigger shape, mode,
+ * lateness) and up to max events written to events (keys point to static strings), ending
+ * with END. */
+void ref_random_case(uint64_t seed, ref_case *c, ref_event *events, uint32_t max);
+void ref_case_free(ref_case *c);
+
 #endif
