@@ -146,7 +146,10 @@ static int fs_pull(weir_operator *op, uint32_t max_rows)
     if ((rc = weir__json_rows_flush(j, false))) return rc;
     return WEIR_PULL_MORE;
 end:
-    if (s->poll) uv_timer_stop(s->poll);
+    if (s->poll) { /* closed while the loop runs, so its memory is given back */
+        uv_close((uv_handle_t *)s->poll, on_poll_close);
+        s->poll = NULL;
+    }
     s->ended = true;
     if ((rc = weir__json_rows_flush(j, true))) return rc;
     return WEIR_PULL_END;

@@ -538,6 +538,7 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
         weir_worker *w = run->workers ? run->workers[i] : NULL;
         if (!w) continue;
         worker_finish(w);
+        uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks of handles the operators closed */
         uv_loop_close(&w->loop);
         free(w);
     }

@@ -1113,7 +1113,7 @@ static int combine_on_time(weir_operator *op, int64_t now)
         due_add(c, w);
         timer_done(c, w);
     }
-    qsort(c->due, c->n_due, sizeof *c->due, due_cmp);
+    if (c->n_due) qsort(c->due, c->n_due, sizeof *c->due, due_cmp);
     for (size_t i = 0; i < c->n_due; i++) {
         win *w = c->due[i];
         w->flags &= ~W_DUE;
