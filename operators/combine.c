@@ -63,18 +63,18 @@ enum {
 
 typedef struct keyent keyent;
 
-typedef struct win {
+typedef struct win { /* 40 bytes, then the aggregate state */
     int64_t start, end;
     keyent *key;
-    int64_t pending; /* records since the last pane */
+    uint32_t pending; /* records since the last pane */
     uint32_t next_index;
+    uint32_t last_index; /* of the last emitted pane (for -D rows) */
     uint16_t n_timers;
     uint8_t flags;
     uint8_t last_timing; /* of the last emitted pane (for -D rows) */
-    uint32_t last_index;
-    uint32_t pad;
     /* then: agg blocks [n_blocks], then tstate [n_nodes] */
 } win;
+_Static_assert(sizeof(win) == 40, "a window record is 40 bytes plus its aggregate");
 
 struct keyent {
     uint64_t hash;
@@ -737,7 +737,7 @@ static void advance(combine *c, int64_t wm)
 static void add_to(combine *c, win *w, const weir_value *row, int sign, int64_t now)
 {
     if (agg_add(&c->cfg->aggs, win_block(c, w, 0), row, sign)) return fail_nomem(c);
-    w->pending++;
+    if (w->pending != UINT32_MAX) w->pending++; /* only "any pending?" matters: saturate */
     if (!c->default_trigger) t_on_element(c, w, win_tstate(c, w), 0, now);
     evaluate(c, w, now);
 }
@@ -749,7 +749,7 @@ static void merge_into(combine *c, win *dst, win *part)
         emit_row(c, part->key, part, win_block(c, part, 1), part->last_timing, part->last_index,
                  false, WEIR_OP_DELETE);
     if (agg_merge(&c->cfg->aggs, win_block(c, dst, 0), win_block(c, part, 0))) fail_nomem(c);
-    dst->pending += part->pending;
+    dst->pending = dst->pending > UINT32_MAX - part->pending ? UINT32_MAX : dst->pending + part->pending;
     if (part->next_index > dst->next_index) dst->next_index = part->next_index;
     dst->flags |= part->flags & W_EMITTED_NONEARLY;
     if (!c->default_trigger) t_merge(c, win_tstate(c, dst), win_tstate(c, part));

@@ -7,22 +7,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* 16 bytes. Entries with equal times pop in no particular order: callers sort what is due. */
 typedef struct timer_entry {
     int64_t time;
-    uint64_t seq; /* insertion order breaks ties deterministically */
     void *target;
 } timer_entry;
 
 typedef struct timer_heap {
     timer_entry *e;
     size_t n, cap;
-    uint64_t seq;
 } timer_heap;
 
-static inline int timer_less(const timer_entry *a, const timer_entry *b)
-{
-    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
-}
+static inline int timer_less(const timer_entry *a, const timer_entry *b) { return a->time < b->time; }
 
 static inline int timer_heap_push(timer_heap *h, int64_t time, void *target)
 {
@@ -34,7 +30,7 @@ static inline int timer_heap_push(timer_heap *h, int64_t time, void *target)
         h->cap = cap;
     }
     size_t i = h->n++;
-    timer_entry x = {time, h->seq++, target};
+    timer_entry x = {time, target};
     while (i > 0) {
         size_t parent = (i - 1) / 2;
         if (!timer_less(&x, &h->e[parent])) break;
