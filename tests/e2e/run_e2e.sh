@@ -152,6 +152,24 @@ else
   bad "SIGTERM ends a followed input cleanly" "exit $rc" "$(cat "$tmp/follow.out.jsonl" "$tmp/follow.err")"
 fi
 
+# --- weir kafka-dev: a Kafka-protocol cluster on 127.0.0.1 that kcat can use ---
+if command -v kcat >/dev/null; then
+  "$weir" kafka-dev --topic t:2 >"$tmp/kd.out" 2>"$tmp/kd.err" </dev/null &
+  kd=$!
+  for _ in $(seq 50); do [ -s "$tmp/kd.out" ] && break; sleep 0.1; done
+  boot=$(head -1 "$tmp/kd.out")
+  printf 'k1:{"a":1}\nk2:{"a":2}\n' | timeout 20 kcat -b "$boot" -t t -K: -P 2>>"$tmp/kd.err"
+  got=$(timeout 20 kcat -b "$boot" -t t -C -e -q -X fetch.wait.max.ms=1 2>>"$tmp/kd.err" | sort | tr '\n' ' ')
+  kill -TERM $kd
+  wait $kd
+  rc=$?
+  if [ "$got" = '{"a":1} {"a":2} ' ] && [ $rc = 0 ] && [[ "$boot" == 127.0.0.1:* ]]; then
+    ok "kafka-dev serves kcat and stops on SIGTERM"
+  else
+    bad "kafka-dev serves kcat and stops on SIGTERM" "bootstrap '$boot', got '$got', exit $rc" "$(cat "$tmp/kd.err")"
+  fi
+fi
+
 # --- invalid pipelines exit 2 with FILE:LINE:COLUMN ---
 printf 'pipeline:\n  transforms:\n    - type: ReadFromFile\n      config: {path: [x\n' >"$tmp/syntax.yaml"
 expect_run "YAML syntax error" 2 "^$tmp/syntax.yaml:[0-9]+:[0-9]+: error: " -- run "$tmp/syntax.yaml"
