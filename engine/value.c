@@ -70,16 +70,8 @@ int weir_value_compare(const weir_value *a, const weir_value *b)
     }
 }
 
-/* 64-bit mixing (splitmix64 finalizer) and a simple byte hash (FNV-1a folded through it). */
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
+/* Hashing of the types integers are not: a byte hash (FNV-1a) folded through weir__mix64. */
+#define mix64 weir__mix64
 
 uint64_t weir__value_hash_slow(const weir_value *v, uint64_t seed)
 {

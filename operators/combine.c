@@ -749,7 +749,8 @@ static void merge_into(combine *c, win *dst, win *part)
         emit_row(c, part->key, part, win_block(c, part, 1), part->last_timing, part->last_index,
                  false, WEIR_OP_DELETE);
     if (agg_merge(&c->cfg->aggs, win_block(c, dst, 0), win_block(c, part, 0))) fail_nomem(c);
-    dst->pending = dst->pending > UINT32_MAX - part->pending ? UINT32_MAX : dst->pending + part->pending;
+    dst->pending =
+        dst->pending > UINT32_MAX - part->pending ? UINT32_MAX : dst->pending + part->pending;
     if (part->next_index > dst->next_index) dst->next_index = part->next_index;
     dst->flags |= part->flags & W_EMITTED_NONEARLY;
     if (!c->default_trigger) t_merge(c, win_tstate(c, dst), win_tstate(c, part));

@@ -18,7 +18,10 @@ typedef struct timer_heap {
     size_t n, cap;
 } timer_heap;
 
-static inline int timer_less(const timer_entry *a, const timer_entry *b) { return a->time < b->time; }
+static inline int timer_less(const timer_entry *a, const timer_entry *b)
+{
+    return a->time < b->time;
+}
 
 static inline int timer_heap_push(timer_heap *h, int64_t time, void *target)
 {

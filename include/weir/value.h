@@ -68,16 +68,20 @@ int weir_value_compare(const weir_value *a, const weir_value *b);
 /* 64-bit hash consistent with weir_value_equal, stable across runs and machines. Integers (the
  * common key) are hashed inline; other types out of line. */
 uint64_t weir__value_hash_slow(const weir_value *v, uint64_t seed);
-static inline uint64_t weir_value_hash(const weir_value *v, uint64_t seed)
+/* The splitmix64 finalizer: a cheap, well-mixing 64-bit permutation. */
+static inline uint64_t weir__mix64(uint64_t x)
 {
-    if (v->type != WEIR_TYPE_INT) return weir__value_hash_slow(v, seed);
-    uint64_t x = seed ^ (0x9e3779b97f4a7c15ULL * (WEIR_TYPE_INT + 1)) ^ (uint64_t)v->as.i;
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
     x ^= x >> 27;
     x *= 0x94d049bb133111ebULL;
     x ^= x >> 31;
     return x;
+}
+static inline uint64_t weir_value_hash(const weir_value *v, uint64_t seed)
+{
+    if (v->type != WEIR_TYPE_INT) return weir__value_hash_slow(v, seed);
+    return weir__mix64(seed ^ (0x9e3779b97f4a7c15ULL * (WEIR_TYPE_INT + 1)) ^ (uint64_t)v->as.i);
 }
 
 #endif
