@@ -28,6 +28,28 @@ echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer =="
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suite build-asan -Db_sanitize=address,undefined -Djemalloc=false -Dbuildtype=debug \
   || total_fail=$((total_fail + 1))
+echo "== a short fuzz run of each libFuzzer target (clang) =="
+if command -v clang >/dev/null; then
+  if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dfuzz=true -Djemalloc=false -Dbuildtype=debugoptimized >/dev/null || total_fail=$((total_fail + 1))
+  fi
+  if ninja -C build-fuzz tests/fuzz_expr tests/fuzz_json tests/fuzz_yaml >/dev/null; then
+    for t in expr json yaml; do
+      corpus=$(mktemp -d)
+      cp -r tests/fuzz/corpus_$t/. "$corpus"/
+      if build-fuzz/tests/fuzz_$t -max_total_time=${WEIR_FUZZ_SECONDS:-15} -timeout=10 "$corpus" >"build-fuzz/fuzz_$t.log" 2>&1; then
+        echo "fuzz_$t: ok ($(grep -o 'Done [0-9]* runs' "build-fuzz/fuzz_$t.log"))"
+        total_pass=$((total_pass + 1))
+      else
+        echo "fuzz_$t: FAILED"; tail -30 "build-fuzz/fuzz_$t.log"
+        total_fail=$((total_fail + 1))
+      fi
+      rm -rf "$corpus"
+    done
+  else
+    total_fail=$((total_fail + 1))
+  fi
+fi
 echo
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]
