@@ -561,7 +561,11 @@ static bool error_handling(builder *b, transform *t)
 static void check_transform(builder *b, transform *t)
 {
     const tdesc *d = t->desc;
-    if (t->config && !check_map(b, t->config, "config", d->config_keys)) return;
+    if (t->config && !y_is_map(t->config)) {
+        y_error(b->d, t->config, "config must be a map");
+        return;
+    }
+    if (t->config) y_check_keys(b->d, t->config, d->config_keys); /* reported; checking goes on */
     if (d->k == K_UNSUPPORTED) {
         y_error(b->d, t->type_node, "transform '%s' is not available in this version of weir",
                 d->type);
@@ -1005,7 +1009,11 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
     for (uint32_t i = 0; i < b.n; i++) {
         transform *t = &b.t[i];
         t->node = y_item(ts, i);
-        if (!check_map(&b, t->node, "a transform", t_keys)) continue;
+        if (!y_is_map(t->node)) {
+            y_error(d, t->node, "a transform must be a map");
+            continue;
+        }
+        y_check_keys(d, t->node, t_keys); /* reported; the rest is still checked */
         t->type_node = y_get(t->node, "type");
         t->config = y_get(t->node, "config");
         t->windowing = y_get(t->node, "windowing");

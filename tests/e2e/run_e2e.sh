@@ -182,6 +182,21 @@ expect_run "bad duration" 2 "^$tmp/dur.yaml:7:38: error: size: bad duration .10p
 printf 'pipeline:\n  type: chain\n  transforms:\n    - type: Create\n      config: {elements: [{a: 1}]}\n    - type: Filter\n      config: {keep: "a >"}\n    - type: LogForTesting\n' >"$tmp/expr.yaml"
 expect_run "bad expression" 2 "^$tmp/expr.yaml:7:" -- validate "$tmp/expr.yaml"
 expect_run "validate a good file" 0 "" -- validate examples/clicks_per_user.yaml
+# every problem at once, in source order, each at its node
+expect_run "every problem at once" 2 "" -- validate tests/data/many_errors.yaml
+expected='tests/data/many_errors.yaml:4:13: error: unknown transform type .ReadFromFlie. \(did you mean .ReadFromFile.\?\)
+tests/data/many_errors.yaml:7:31: error: keep: expected an expression, found the end
+tests/data/many_errors.yaml:9:7: error: unknown key .windowng. \(did you mean .windowing.\?\)
+tests/data/many_errors.yaml:10:25: error: unknown window type .slidng. \(did you mean .sliding.\?\)
+tests/data/many_errors.yaml:11:45: error: unknown aggregate .cnt.
+tests/data/many_errors.yaml:13:33: error: unknown key .fromat. \(did you mean .format.\?\)
+tests/data/many_errors.yaml:15:12: error: workers must be at least 1'
+n=0
+while IFS= read -r line; do
+  n=$((n + 1))
+  sed -n "${n}p" "$tmp/err" | grep -Eq "^$line" || { bad "error $n of many_errors.yaml" "expected /$line/" "got: $(sed -n "${n}p" "$tmp/err")"; n=-100; break; }
+done <<<"$expected"
+[ $n = 7 ] && [ "$(wc -l <"$tmp/err")" = 7 ] && ok "the seven errors, in order" || bad "the seven errors, in order" "$(cat "$tmp/err")"
 
 echo
 echo "$pass passed, $fail failed"
