@@ -78,6 +78,7 @@ int weir__json_rows_init(json_rows *j, weir_operator *op, const json_source_conf
     }
     j->batch = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!j->batch) return WEIR_ENOMEM;
+    j->origin = cfg->origin;
     j->batch->origin = cfg->origin;
     return weir_record_errors_init(&j->errors, op, cfg->error_output);
 }
@@ -89,21 +90,42 @@ void weir__json_rows_finish(json_rows *j)
     weir_record_errors_finish(&j->errors);
 }
 
+static int64_t parts_min(const json_parts *p)
+{
+    int64_t m = WEIR_TIME_MAX;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->wm[i] < m) m = p->wm[i];
+    return m;
+}
+
 static int emit(json_rows *j, uint32_t flags)
 {
     weir_batch *b = j->batch;
+    uint32_t out_flags = flags;
     b->wm_after = j->wm;
-    b->flags = flags;
-    b->origin = j->cfg->origin;
+    if (j->parts) { /* several partitions: every watermark becomes their minimum */
+        json_parts *p = j->parts;
+        for (uint32_t r = 0; r < b->n_rows; r++) {
+            if (b->wm[r] > p->wm[j->part]) p->wm[j->part] = b->wm[r];
+            b->wm[r] = parts_min(p);
+        }
+        int64_t own = (flags & WEIR_BATCH_END) ? WEIR_TIME_MAX : j->wm;
+        if (own > p->wm[j->part]) p->wm[j->part] = own;
+        b->wm_after = parts_min(p);
+        if ((flags & WEIR_BATCH_END) && ++p->n_ended < p->n) out_flags = 0;
+    }
+    b->flags = out_flags;
+    b->origin = j->origin;
     int rc = 0;
     if (b->n_rows || flags) {
         weir_operator_count_read(j->op, b->n_rows);
-        weir_operator_report_watermark(j->op, j->wm);
+        weir_operator_report_watermark(j->op, b->wm_after);
         rc = weir_operator_emit(j->op, b);
     }
+    int64_t wm_after = b->wm_after;
     weir_batch_clear(b);
-    b->origin = j->cfg->origin;
-    if (!rc) rc = weir_record_errors_flush(&j->errors, j->wm, flags);
+    b->origin = j->origin;
+    if (!rc) rc = weir_record_errors_flush(&j->errors, wm_after, out_flags);
     return rc;
 }
 
@@ -120,7 +142,7 @@ int weir__json_rows_line(json_rows *j, const char *line, size_t len, int64_t pos
     int rc = weir_json_parse_object(j->fields, line, len, v, &b->arena, err, sizeof err);
     if (rc) {
         b->n_rows--;
-        return weir_record_error_raw(&j->errors, j->cfg->origin, pos, line, len, err, j->wm);
+        return weir_record_error_raw(&j->errors, j->origin, pos, line, len, err, j->wm);
     }
     int64_t ts;
     if (j->ts_index >= 0) {
@@ -128,11 +150,11 @@ int weir__json_rows_line(json_rows *j, const char *line, size_t len, int64_t pos
         if (tv->type == WEIR_TYPE_NULL) {
             b->n_rows--;
             snprintf(err, sizeof err, "missing timestamp field '%s'", j->cfg->timestamp);
-            return weir_record_error_raw(&j->errors, j->cfg->origin, pos, line, len, err, j->wm);
+            return weir_record_error_raw(&j->errors, j->origin, pos, line, len, err, j->wm);
         }
         if (weir_timestamp_from_value(tv, &ts, err, sizeof err)) {
             b->n_rows--;
-            return weir_record_error_raw(&j->errors, j->cfg->origin, pos, line, len, err, j->wm);
+            return weir_record_error_raw(&j->errors, j->origin, pos, line, len, err, j->wm);
         }
         if (!j->seen || ts > j->max_ts) j->max_ts = ts;
         j->seen = true;

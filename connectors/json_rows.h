@@ -29,8 +29,19 @@ weir_schema *weir__json_source_schema(const json_source_config *cfg);
 /* Fills cfg->fields from a NULL-terminated list plus the timestamp field; 0 or WEIR_ENOMEM. */
 int weir__json_source_fields(json_source_config *cfg, const char *const *fields);
 
+/* The partitions one source instance reads (the files of a glob given to one worker): each keeps
+ * its own watermark, and what the instance emits carries their minimum; END goes out once every
+ * partition ended. */
+typedef struct json_parts {
+    uint32_t n, n_ended;
+    int64_t *wm; /* [n] */
+} json_parts;
+
 typedef struct json_rows {
     weir_operator *op;
+    json_parts *parts;  /* NULL: the source is a single partition */
+    uint32_t part;      /* this one's index in parts */
+    const char *origin; /* name in messages (the file path) */
     const json_source_config *cfg;
     weir_json_fields *fields;
     int32_t ts_index;  /* column of the timestamp, or -1 */
