@@ -226,6 +226,11 @@ const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i)
     return p->nodes[i].name;
 }
 
+bool weir_pipeline_node_keyed(const weir_pipeline *p, uint32_t i)
+{
+    return p->nodes[i].keyed;
+}
+
 uint32_t weir_pipeline_node_inputs(const weir_pipeline *p, uint32_t i, uint32_t *nodes,
                                    uint32_t *ports, uint32_t max)
 {

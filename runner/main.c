@@ -4,6 +4,7 @@
 #include "build.h"
 #include "kafka_dev.h"
 #include "progress.h"
+#include "weir/graph.h"
 #include "weir/weir.h"
 
 #include <signal.h>
@@ -18,6 +19,7 @@ static const char usage_main[] =
     "Usage:\n"
     "  weir run FILE.yaml [--set path=value ...] [--progress=auto|always|never] [--stats FILE]\n"
     "  weir validate FILE.yaml [--set path=value ...]\n"
+    "  weir graph FILE.yaml [--set path=value ...]\n"
     "  weir kafka-dev [--brokers N] [--topic NAME:PARTITIONS ...]\n"
     "  weir help [COMMAND]\n"
     "  weir --version\n"
@@ -25,6 +27,7 @@ static const char usage_main[] =
     "Commands:\n"
     "  run       run the pipeline until its bounded inputs end (or SIGINT/SIGTERM)\n"
     "  validate  check a pipeline file without running it; every problem is reported\n"
+    "  graph     print the operator graph in Graphviz DOT (weir graph p.yaml | dot -Tpng)\n"
     "  kafka-dev serve a local Kafka-protocol cluster (librdkafka's mock) for development\n"
     "  help      show help for a command\n"
     "\n"
@@ -54,6 +57,14 @@ static const char usage_validate[] =
     "Checks the pipeline file without running it or opening any data file. Every problem is\n"
     "printed as FILE:LINE:COLUMN: error: message. Exit status: 0 valid, 2 invalid.\n";
 
+static const char usage_graph[] =
+    "Usage: weir graph FILE.yaml [--set PATH=VALUE ...]\n"
+    "\n"
+    "Prints the operator graph of the pipeline in Graphviz DOT: one node per transform (its\n"
+    "kind and name), an edge per stream (labelled with the output when it is an error or late\n"
+    "output), and keyed inputs marked as exchanges (rows move to the worker that owns their key).\n"
+    "Render it with: weir graph p.yaml | dot -Tpng -o p.png. Exit status: 0, or 2 when invalid.\n";
+
 static weir_pipeline *running;
 
 static void on_signal(int sig)
@@ -77,7 +88,8 @@ static int help(const char *cmd)
     else if (!strcmp(cmd, "kafka-dev"))
         fputs(weir__kafka_dev_usage, stdout);
     else {
-        fprintf(stderr, "weir: no help for '%s' (commands: run, validate, kafka-dev, help)\n", cmd);
+        fprintf(stderr,
+                "weir: no help for '%s' (commands: run, validate, graph, kafka-dev, help)\n", cmd);
         return 2;
     }
     return 0;
@@ -154,6 +166,57 @@ static int cmd_validate(int argc, char **argv)
     return 0;
 }
 
+static void dot_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') putchar('\\');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static int cmd_graph(int argc, char **argv)
+{
+    args a;
+    int rc = parse_args(argc, argv, &a, false, usage_graph);
+    if (rc) return free(a.sets), rc;
+    weir__built b;
+    rc = weir__build(&(weir__build_options){a.file, a.sets, a.n_sets}, &b, stderr);
+    free(a.sets);
+    if (rc) return 2;
+    weir_pipeline *p = b.pipeline;
+    printf("digraph weir {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+    uint32_t n = weir_pipeline_node_count(p);
+    for (uint32_t i = 0; i < n; i++) {
+        char label[512];
+        const char *kind = weir_pipeline_node_kind(p, i), *name = weir_pipeline_node_name(p, i);
+        if (strcmp(kind, name))
+            snprintf(label, sizeof label, "%s\\n%s", name, kind);
+        else
+            snprintf(label, sizeof label, "%s", kind);
+        printf("  n%u [label=", i);
+        dot_string(label);
+        printf("];\n");
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t nodes[16], ports[16];
+        uint32_t k = weir_pipeline_node_inputs(p, i, nodes, ports, 16);
+        bool keyed = weir_pipeline_node_keyed(p, i);
+        for (uint32_t j = 0; j < k && j < 16; j++) {
+            printf("  n%u -> n%u", nodes[j], i);
+            if (ports[j])
+                printf(" [label=\"output %u\", style=dashed]", ports[j]);
+            else if (keyed && j == 0)
+                printf(" [label=\"exchange (by key)\", style=bold]");
+            printf(";\n");
+        }
+    }
+    printf("}\n");
+    weir_pipeline_destroy(p);
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     args a;
@@ -210,6 +273,7 @@ int main(int argc, char **argv)
         return help(argc > 2 ? argv[2] : NULL);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "validate")) return cmd_validate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "graph")) return cmd_graph(argc - 2, argv + 2);
     if (!strcmp(cmd, "kafka-dev")) return weir__kafka_dev_main(argc - 2, argv + 2);
     fprintf(stderr, "weir: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;

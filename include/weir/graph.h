@@ -43,6 +43,8 @@ const char *weir_stream_kind(const weir_stream *s);
 uint32_t weir_pipeline_node_count(const weir_pipeline *p);
 const char *weir_pipeline_node_kind(const weir_pipeline *p, uint32_t i);
 const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i);
+/* Whether node i's first input is partitioned by key (an exchange when several workers run). */
+bool weir_pipeline_node_keyed(const weir_pipeline *p, uint32_t i);
 /* Inputs of node i as (node index, port) pairs; returns their number. */
 uint32_t weir_pipeline_node_inputs(const weir_pipeline *p, uint32_t i, uint32_t *nodes,
                                    uint32_t *ports, uint32_t max);
