@@ -1,6 +1,10 @@
 /* connectors/create.c: Create: a bounded, single-partition source of records given in the
  * pipeline itself (JSON objects, one per element). It goes through json_rows like a file, so
- * elements behave exactly as lines of a file would (timestamps, errors, pass-through). */
+ * elements behave exactly as lines of a file would (timestamps, errors, pass-through).
+ *
+ * Checkpoints: the shared section is u32 version, u8 whether this instance reads the elements
+ * (worker 0), u32 the index of the next element, and json_rows' watermark state. On a restore
+ * the instance of worker 0 takes the state of the old worker 0's instance, at any worker count. */
 #include "json_rows.h"
 #include "weir/error.h"
 #include "weir/graph.h"
@@ -52,8 +56,59 @@ static void cr_stop(weir_operator *op)
     ((create_source *)op->state)->stopping = true;
 }
 
-static const weir_operator_class create_class = {
-    .name = "Create", .open = cr_open, .pull = cr_pull, .stop = cr_stop, .close = cr_close};
+#define CR_SNAP_VERSION 1u
+
+static int cr_snapshot(weir_operator *op, weir_snap_writer *w)
+{
+    create_source *s = op->state;
+    bool reads = weir_operator_worker_index(op) == 0;
+    int rc = weir_snap_section(w, WEIR_SNAP_SHARED);
+    if (!rc) rc = weir_snap_u32(w, CR_SNAP_VERSION);
+    if (!rc) rc = weir_snap_u8(w, reads);
+    if (!rc) rc = weir_snap_u32(w, s->next);
+    if (!rc && reads) rc = weir__json_rows_snapshot(&s->rows, w);
+    return rc ? weir_operator_fail(op, rc, "%s: out of memory", s->cfg->origin) : 0;
+}
+
+static int cr_restore(weir_operator *op, uint32_t group, weir_snap_reader *r)
+{
+    create_source *s = op->state;
+    if (group != WEIR_SNAP_SHARED) return 0;
+    uint32_t version = weir_snap_get_u32(r);
+    if (weir_snap_ok(r) && version != CR_SNAP_VERSION)
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: the checkpoint holds this source's state in format "
+                                  "version %u; this weir reads version %u",
+                                  s->cfg->origin, version, CR_SNAP_VERSION);
+    bool read = weir_snap_get_u8(r) != 0;
+    uint32_t next = weir_snap_get_u32(r);
+    if (read) {
+        json_rows scratch = {0};
+        bool mine = weir_operator_worker_index(op) == 0;
+        weir__json_rows_restore(mine ? &s->rows : &scratch, r);
+        if (mine && weir_snap_ok(r)) {
+            if (next > s->cfg->n_elements)
+                return weir_operator_fail(op, WEIR_ECORRUPT,
+                                          "%s: the checkpoint resumes at element %u, but there "
+                                          "are %u: the pipeline is not the one checkpointed",
+                                          s->cfg->origin, next + 1, s->cfg->n_elements);
+            s->next = next;
+        }
+    }
+    if (!weir_snap_done(r))
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: this source's state in the checkpoint is damaged",
+                                  s->cfg->origin);
+    return 0;
+}
+
+static const weir_operator_class create_class = {.name = "Create",
+                                                 .open = cr_open,
+                                                 .pull = cr_pull,
+                                                 .stop = cr_stop,
+                                                 .close = cr_close,
+                                                 .snapshot = cr_snapshot,
+                                                 .restore = cr_restore};
 
 weir_stream *weir_create(weir_pipeline *p, const weir_create_source *opt)
 {

@@ -1,4 +1,4 @@
-/* connectors/file_source.c: ReadFromFile for JSON lines.
+/* connectors/file_source.c: ReadFromFile, for JSON lines and CSV.
  *
  * A path with glob characters (`logs/day-*.jsonl`) names several files: each file is one partition
  * with its own watermark, and the files are dealt to the workers in turn (file i to worker
@@ -10,7 +10,28 @@
  * for long; a thread pool would add a hop per chunk), cut into lines, and each line handed to
  * json_rows. Rows point into the read buffer, so a batch is emitted before the buffer is compacted
  * or refilled. With `follow`, end of file is not the end of input: the source goes idle and looks
- * again every 100 ms. */
+ * again every 100 ms (a last line, or CSV record, without its line end waits for the rest).
+ *
+ * With format csv the buffer is cut into CSV records instead of lines (a quoted cell may hold
+ * line feeds), and csv_rows turns each into a row; the position of a record is the line where it
+ * starts.
+ *
+ * Checkpoints: the snapshot (taken between pulls, so every line before a file's read position has
+ * been emitted) writes, per file this instance reads, its path, the byte offset of its next
+ * unread line, that line's number less one, whether it ended, whether its CSV header was read,
+ * and its watermark state (json_rows), plus the watermark the instance emitted so far. Files are
+ * named by path, not by index: on a restore every instance deals the files of the path to the
+ * workers as at start (the glob again, file i to worker i mod N, at the worker count of now),
+ * takes the state of the files it reads from whichever old instance had them, and seeks each
+ * there; a CSV file's header is parsed again from the start of the file first. DECISIONS: a file
+ * the checkpoint names that the path no longer matches, or that is shorter than its offset, or
+ * whose byte before the offset is not a line end (the file was changed), stops the run with a
+ * message naming it, never a silent restart from 0; except a file that had ended, which may be
+ * gone (nothing of it is left to read). A file the path matches now that the checkpoint does not
+ * name is new and read from its start. The emitted watermark restored is the minimum of those of
+ * the old instances whose files this instance takes (exact when the worker count is the same;
+ * otherwise the files' own watermarks lift it). */
+#include "csv_rows.h"
 #include "json_rows.h"
 #include "weir/error.h"
 #include "weir/graph.h"
@@ -21,17 +42,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 typedef struct file_part {
     json_rows rows;
+    csv_rows csv; /* format csv */
     char *path;
     int fd;
     char *buf;
     size_t cap, start, end; /* unread bytes are buf[start..end) */
+    uint64_t base;          /* file offset of buf[0] */
     int64_t line;           /* number of the last line cut */
     bool eof, ended;
+    bool restored;     /* its state came from a checkpoint */
+    bool restored_end; /* it had ended at the checkpoint: the first pull ends it again */
 } file_part;
 
 typedef struct file_source {
@@ -40,6 +66,10 @@ typedef struct file_source {
     uint32_t n_parts, next, n_ended;
     json_parts set;
     bool stopping, all_ended;
+    bool real_parts;  /* parts are files (not the empty stand-in of a worker with none) */
+    bool emitted_set; /* set.emitted came from a checkpoint */
+    char **all_paths; /* every file the path matches now, for restore */
+    size_t n_all;
     uv_timer_t *poll; /* follow mode */
 } file_source;
 
@@ -54,14 +84,13 @@ static int open_part(weir_operator *op, file_source *s, file_part *f, const char
     f->fd = -1;
     f->path = strdup(path);
     if (!f->path) return WEIR_ENOMEM;
+    weir__csv_rows_init(&f->csv, s->cfg, f->path);
     int rc = weir__json_rows_init(&f->rows, op, s->cfg, errbuf, errlen);
     if (rc) return rc;
     f->rows.origin = f->path;
     f->rows.batch->origin = f->path;
-    if (s->n_parts > 1) {
-        f->rows.parts = &s->set;
-        f->rows.part = (uint32_t)(f - s->parts);
-    }
+    f->rows.parts = &s->set; /* each file is a partition, even alone: idleness is per file */
+    f->rows.part = (uint32_t)(f - s->parts);
     f->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (f->fd < 0) {
         snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
@@ -102,12 +131,28 @@ static int fs_open(weir_operator *op, const void *config, char *errbuf, size_t e
     for (size_t i = 0; i < n_paths; i++) /* file i goes to worker i mod N */
         if (i % nw == w) s->n_parts++;
     int rc = 0;
+    s->all_paths = calloc(n_paths, sizeof *s->all_paths);
+    if (!s->all_paths) rc = WEIR_ENOMEM;
+    for (size_t i = 0; !rc && i < n_paths; i++, s->n_all++)
+        if (!(s->all_paths[i] = strdup(paths[i]))) rc = WEIR_ENOMEM;
+    if (rc) {
+        if (paths != (char **)single) globfree(&g);
+        return rc;
+    }
     if (s->n_parts) {
+        s->real_parts = true;
         s->parts = calloc(s->n_parts, sizeof *s->parts);
         s->set.n = s->n_parts;
         s->set.wm = malloc(s->n_parts * sizeof *s->set.wm);
-        if (!s->parts || !s->set.wm) rc = WEIR_ENOMEM;
-        for (uint32_t k = 0; !rc && k < s->n_parts; k++) s->set.wm[k] = WEIR_TIME_MIN;
+        s->set.last_active = malloc(s->n_parts * sizeof *s->set.last_active);
+        s->set.idle = calloc(s->n_parts, sizeof *s->set.idle);
+        s->set.emitted = WEIR_TIME_MIN;
+        if (!s->parts || !s->set.wm || !s->set.last_active || !s->set.idle) rc = WEIR_ENOMEM;
+        int64_t now = weir_operator_now(op);
+        for (uint32_t k = 0; !rc && k < s->n_parts; k++) {
+            s->set.wm[k] = WEIR_TIME_MIN;
+            s->set.last_active[k] = now;
+        }
         for (size_t i = 0, k = 0; !rc && i < n_paths; i++)
             if (i % nw == w) rc = open_part(op, s, &s->parts[k++], paths[i], errbuf, errlen);
     } else {
@@ -139,6 +184,7 @@ static void fs_close(weir_operator *op)
     for (uint32_t k = 0; s->parts && k < s->n_parts; k++) {
         file_part *f = &s->parts[k];
         weir__json_rows_finish(&f->rows);
+        if (f->path) weir__csv_rows_finish(&f->csv);
         if (f->fd >= 0) close(f->fd);
         free(f->buf);
         free(f->path);
@@ -146,6 +192,10 @@ static void fs_close(weir_operator *op)
     if (s->poll) uv_close((uv_handle_t *)s->poll, on_poll_close);
     free(s->parts);
     free(s->set.wm);
+    free(s->set.last_active);
+    free(s->set.idle);
+    for (size_t i = 0; i < s->n_all; i++) free(s->all_paths[i]);
+    free(s->all_paths);
     free(s);
 }
 
@@ -160,6 +210,7 @@ static int fill(weir_operator *op, file_part *f)
     if (f->start > 0) {
         memmove(f->buf, f->buf + f->start, f->end - f->start);
         f->end -= f->start;
+        f->base += f->start;
         f->start = 0;
     }
     if (f->end == f->cap) { /* a line longer than the buffer */
@@ -191,13 +242,52 @@ static int end_part(file_source *s, file_part *f)
     return weir__json_rows_flush(&f->rows, true);
 }
 
+/* pull_part for CSV: the same loop over records. */
+static int pull_csv(weir_operator *op, file_source *s, file_part *f, uint32_t max_rows)
+{
+    json_rows *j = &f->rows;
+    bool follow = s->cfg->follow;
+    int rc;
+    uint64_t before = j->n_read;
+    while (j->batch->n_rows < max_rows && j->n_read - before < max_rows) {
+        char *p = f->buf + f->start;
+        size_t avail = f->end - f->start;
+        if (avail) {
+            weir__csv_record rec;
+            rc = weir__csv_rows_scan(&f->csv, p, avail, f->eof && !follow, &rec);
+            if (rc < 0) return weir_operator_fail(op, rc, "%s: out of memory", f->path);
+            if (rc == WEIR__CSV_RECORD) {
+                int64_t pos = f->line + 1;
+                f->line += rec.newlines ? rec.newlines : 1;
+                f->start += rec.len;
+                if ((rc = weir__csv_rows_record(&f->csv, j, p, &rec, pos))) return rc;
+                continue;
+            }
+        }
+        if (f->eof) {
+            if (!follow) {
+                if ((rc = weir__csv_rows_at_end(&f->csv, j))) return rc;
+                return (rc = end_part(s, f)) ? rc : WEIR_PULL_END;
+            }
+            if ((rc = weir__json_rows_flush(j, false))) return rc;
+            f->eof = false; /* look again later */
+            return WEIR_PULL_IDLE;
+        }
+        if (j->batch->n_rows) break; /* rows point into the buffer: emit them first */
+        if ((rc = fill(op, f))) return rc;
+    }
+    if ((rc = weir__json_rows_flush(j, false))) return rc;
+    return WEIR_PULL_MORE;
+}
+
 /* Reads up to about max_rows lines of f and emits them. Returns WEIR_PULL_MORE, WEIR_PULL_IDLE
  * (at the end of a followed file), WEIR_PULL_END (f ended) or an error. */
 static int pull_part(weir_operator *op, file_source *s, file_part *f, uint32_t max_rows)
 {
     json_rows *j = &f->rows;
     int rc;
-    if (s->stopping) return (rc = end_part(s, f)) ? rc : WEIR_PULL_END;
+    if (s->stopping || f->restored_end) return (rc = end_part(s, f)) ? rc : WEIR_PULL_END;
+    if (s->cfg->csv_delimiter) return pull_csv(op, s, f, max_rows);
     uint64_t before = j->n_read;
     while (j->batch->n_rows < max_rows && j->n_read - before < max_rows) {
         char *p = f->buf + f->start;
@@ -251,7 +341,17 @@ static int fs_pull(weir_operator *op, uint32_t max_rows)
         return WEIR_PULL_END;
     }
     if (any_more) return WEIR_PULL_MORE;
-    /* every remaining file is followed and at its end: look again in 100 ms */
+    /* every remaining file is followed and at its end: some may have become idle */
+    if (s->cfg->idle_timeout > 0) {
+        int64_t now = weir_operator_now(op);
+        for (uint32_t k = 0; k < s->n_parts; k++)
+            if (!s->parts[k].ended) {
+                int rc = weir__json_rows_check_idle(&s->parts[k].rows, now);
+                if (rc) return rc;
+                break; /* the set is shared: one check covers every file */
+            }
+    }
+    /* look again in 100 ms */
     if (!s->poll) {
         s->poll = malloc(sizeof *s->poll);
         if (!s->poll) return weir_operator_fail(op, WEIR_ENOMEM, "out of memory");
@@ -268,8 +368,184 @@ static void fs_stop(weir_operator *op)
     s->stopping = true;
 }
 
-static const weir_operator_class file_source_class = {
-    .name = "ReadFromFile", .open = fs_open, .pull = fs_pull, .stop = fs_stop, .close = fs_close};
+/* ---- checkpoints ---- */
+
+#define FS_SNAP_VERSION 1u
+
+/* The shared section: u32 version, u8 csv, i64 emitted watermark, u32 files, then per file: str
+ * path, u64 offset of the next unread byte, i64 lines cut before it, u8 ended, u8 header read
+ * (csv), and json_rows' state (weir__json_rows_snapshot). */
+static int fs_snapshot(weir_operator *op, weir_snap_writer *w)
+{
+    file_source *s = op->state;
+    uint32_t n = s->real_parts ? s->n_parts : 0;
+    int rc = weir_snap_section(w, WEIR_SNAP_SHARED);
+    if (!rc) rc = weir_snap_u32(w, FS_SNAP_VERSION);
+    if (!rc) rc = weir_snap_u8(w, s->cfg->csv_delimiter != 0);
+    if (!rc) rc = weir_snap_i64(w, s->set.emitted);
+    if (!rc) rc = weir_snap_u32(w, n);
+    for (uint32_t k = 0; !rc && k < n; k++) {
+        const file_part *f = &s->parts[k];
+        rc = weir_snap_str(w, f->path, (uint32_t)strlen(f->path));
+        if (!rc) rc = weir_snap_u64(w, f->base + f->start);
+        if (!rc) rc = weir_snap_i64(w, f->line);
+        if (!rc) rc = weir_snap_u8(w, f->ended || f->restored_end);
+        if (!rc) rc = weir_snap_u8(w, f->csv.have_header);
+        if (!rc) rc = weir__json_rows_snapshot(&f->rows, w);
+    }
+    return rc ? weir_operator_fail(op, rc, "%s: out of memory", s->cfg->origin) : 0;
+}
+
+/* Reads f's CSV header again, from the start of the file; it must end by offset. */
+static int reread_header(weir_operator *op, file_part *f, uint64_t offset)
+{
+    if (lseek(f->fd, 0, SEEK_SET) < 0)
+        return weir_operator_fail(op, WEIR_EIO, "%s: %s", f->path, strerror(errno));
+    f->base = f->start = f->end = 0;
+    f->eof = false;
+    f->line = 0;
+    int rc;
+    while (!f->csv.have_header) {
+        char *p = f->buf + f->start;
+        size_t avail = f->end - f->start;
+        if (avail) {
+            weir__csv_record rec;
+            rc = weir__csv_rows_scan(&f->csv, p, avail, f->eof, &rec);
+            if (rc < 0) return weir_operator_fail(op, rc, "%s: out of memory", f->path);
+            if (rc == WEIR__CSV_RECORD) {
+                int64_t pos = f->line + 1;
+                f->line += rec.newlines ? rec.newlines : 1;
+                f->start += rec.len;
+                if (f->base + f->start > offset) break;
+                if ((rc = weir__csv_rows_record(&f->csv, &f->rows, p, &rec, pos))) return rc;
+                continue;
+            }
+        }
+        if (f->eof) break;
+        if ((rc = fill(op, f))) return rc;
+    }
+    if (!f->csv.have_header)
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: the checkpoint resumes at byte %llu, after the header, but "
+                                  "the file has no header before it: it was changed or replaced",
+                                  f->path, (unsigned long long)offset);
+    return 0;
+}
+
+/* Puts f where the checkpoint left it: offset, line, header (csv), watermark state. */
+static int resume_part(weir_operator *op, file_part *f, uint64_t offset, int64_t line, bool header)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return weir_operator_fail(op, WEIR_EIO, "%s: %s", f->path, strerror(errno));
+    if ((uint64_t)st.st_size < offset)
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: the checkpoint resumes at byte %llu (line %lld), but the "
+                                  "file has only %llu bytes now: it was truncated or replaced",
+                                  f->path, (unsigned long long)offset, (long long)line + 1,
+                                  (unsigned long long)st.st_size);
+    if (offset > 0) { /* a position is always just after a line end */
+        char c;
+        ssize_t n;
+        do n = pread(f->fd, &c, 1, (off_t)offset - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return weir_operator_fail(op, WEIR_EIO, "%s: %s", f->path, strerror(errno));
+        if (n != 1 || c != '\n')
+            return weir_operator_fail(op, WEIR_ECORRUPT,
+                                      "%s: the checkpoint resumes at byte %llu (line %lld), but "
+                                      "the byte before it is not a line end now: the file was "
+                                      "changed or replaced",
+                                      f->path, (unsigned long long)offset, (long long)line + 1);
+    }
+    int rc;
+    if (header && (rc = reread_header(op, f, offset))) return rc;
+    if (lseek(f->fd, (off_t)offset, SEEK_SET) < 0)
+        return weir_operator_fail(op, WEIR_EIO, "%s: %s", f->path, strerror(errno));
+    f->base = offset;
+    f->start = f->end = 0;
+    f->eof = false;
+    f->line = line;
+    return 0;
+}
+
+static int fs_restore(weir_operator *op, uint32_t group, weir_snap_reader *r)
+{
+    file_source *s = op->state;
+    const char *origin = s->cfg->origin;
+    if (group != WEIR_SNAP_SHARED) return 0;
+    uint32_t version = weir_snap_get_u32(r);
+    if (weir_snap_ok(r) && version != FS_SNAP_VERSION)
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: the checkpoint holds this source's state in format "
+                                  "version %u; this weir reads version %u",
+                                  origin, version, FS_SNAP_VERSION);
+    bool csv = weir_snap_get_u8(r) != 0;
+    int64_t emitted = weir_snap_get_i64(r);
+    uint32_t n = weir_snap_get_u32(r);
+    if (weir_snap_ok(r) && csv != (s->cfg->csv_delimiter != 0))
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: the checkpoint read these files as %s, the pipeline reads "
+                                  "them as %s",
+                                  origin, csv ? "csv" : "json", csv ? "json" : "csv");
+    bool took = false;
+    for (uint32_t i = 0; i < n && weir_snap_ok(r); i++) {
+        uint32_t len;
+        const char *path = weir_snap_get_str(r, &len);
+        uint64_t offset = weir_snap_get_u64(r);
+        int64_t line = weir_snap_get_i64(r);
+        bool ended = weir_snap_get_u8(r) != 0, header = weir_snap_get_u8(r) != 0;
+        json_rows scratch = {0}, *j = &scratch;
+        file_part *f = NULL;
+        for (uint32_t k = 0; path && s->real_parts && k < s->n_parts && !f; k++)
+            if (strlen(s->parts[k].path) == len && !memcmp(s->parts[k].path, path, len))
+                f = &s->parts[k];
+        if (f) j = &f->rows;
+        weir__json_rows_restore(j, r); /* into scratch when another worker reads the file */
+        if (!weir_snap_ok(r)) break;
+        if (!f) {
+            bool known = false;
+            for (size_t k = 0; k < s->n_all && !known; k++)
+                known = strlen(s->all_paths[k]) == len && !memcmp(s->all_paths[k], path, len);
+            if (!known && !ended)
+                return weir_operator_fail(op, WEIR_ECORRUPT,
+                                          "%.*s: the checkpoint resumes this file at byte %llu "
+                                          "(line %lld), but it is gone (%s matches no such file "
+                                          "now)",
+                                          (int)len, path, (unsigned long long)offset,
+                                          (long long)line + 1, s->cfg->path);
+            continue;
+        }
+        if (f->restored)
+            return weir_operator_fail(
+                op, WEIR_ECORRUPT, "%s: the checkpoint holds this file's position twice", f->path);
+        f->restored = took = true;
+        int rc;
+        if (ended) { /* kept as they were, for the next snapshot */
+            f->restored_end = true;
+            f->csv.have_header = header;
+            f->base = offset;
+            f->line = line;
+        } else if ((rc = resume_part(op, f, offset, line, header))) {
+            return rc;
+        }
+    }
+    if (!weir_snap_done(r))
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: this source's state in the checkpoint is damaged", origin);
+    if (took) {
+        if (!s->emitted_set || emitted < s->set.emitted) s->set.emitted = emitted;
+        s->emitted_set = true;
+    }
+    return 0;
+}
+
+static const weir_operator_class file_source_class = {.name = "ReadFromFile",
+                                                      .open = fs_open,
+                                                      .pull = fs_pull,
+                                                      .stop = fs_stop,
+                                                      .close = fs_close,
+                                                      .snapshot = fs_snapshot,
+                                                      .restore = fs_restore};
 
 weir_stream *weir__json_source_add(weir_pipeline *p, json_source_config *cfg, const char *kind,
                                    const weir_operator_class *cls)
@@ -302,10 +578,38 @@ weir_stream *weir_read_file(weir_pipeline *p, const weir_file_source *opt)
         weir_pipeline_set_error(p, WEIR_EINVAL, "ReadFromFile: a path is required");
         return weir_pipeline_failed_stream(p);
     }
-    if (opt->format && strcmp(opt->format, "json") != 0) {
-        weir_pipeline_set_error(p, WEIR_EINVAL, "ReadFromFile: format '%s' is not supported (json)",
+    bool csv = opt->format && !strcmp(opt->format, "csv");
+    if (opt->format && !csv && strcmp(opt->format, "json") != 0) {
+        weir_pipeline_set_error(p, WEIR_EINVAL,
+                                "ReadFromFile: format '%s' is not supported (json or csv)",
                                 opt->format);
         return weir_pipeline_failed_stream(p);
+    }
+    if (!csv && (opt->delimiter || opt->columns)) {
+        weir_pipeline_set_error(p, WEIR_EINVAL,
+                                "ReadFromFile: delimiter and columns are for format csv");
+        return weir_pipeline_failed_stream(p);
+    }
+    if (csv && !weir__csv_delimiter_ok(opt->delimiter)) {
+        weir_pipeline_set_error(p, WEIR_EINVAL,
+                                "ReadFromFile: the delimiter cannot be '\"', CR or LF");
+        return weir_pipeline_failed_stream(p);
+    }
+    for (uint32_t i = 0; opt->columns && opt->columns[i].name; i++) {
+        const weir_csv_column *c = &opt->columns[i];
+        if (!c->type || weir__csv_type_parse(c->type) < 0) {
+            weir_pipeline_set_error(p, WEIR_EINVAL,
+                                    "ReadFromFile: column '%s' has type '%s' (int, float, string, "
+                                    "bool or timestamp)",
+                                    c->name, c->type ? c->type : "(none)");
+            return weir_pipeline_failed_stream(p);
+        }
+        for (uint32_t k = 0; k < i; k++)
+            if (!strcmp(opt->columns[k].name, c->name)) {
+                weir_pipeline_set_error(p, WEIR_EINVAL,
+                                        "ReadFromFile: column '%s' is declared twice", c->name);
+                return weir_pipeline_failed_stream(p);
+            }
     }
     if (opt->max_out_of_orderness < 0) {
         weir_pipeline_set_error(p, WEIR_EINVAL,
@@ -320,6 +624,20 @@ weir_stream *weir_read_file(weir_pipeline *p, const weir_file_source *opt)
     cfg->bound = opt->max_out_of_orderness;
     cfg->error_output = opt->error_output;
     cfg->follow = opt->follow;
+    cfg->idle_timeout = opt->idle_timeout > 0 ? opt->idle_timeout : 0;
+    if (csv) {
+        cfg->csv_delimiter = opt->delimiter ? opt->delimiter : ',';
+        uint32_t n = 0;
+        while (opt->columns && opt->columns[n].name) n++;
+        cfg->csv_columns = calloc(n + 1, sizeof *cfg->csv_columns);
+        cfg->csv_types = calloc(n + 1, sizeof *cfg->csv_types);
+        if (!cfg->csv_columns || !cfg->csv_types) goto nomem;
+        for (; cfg->n_csv_columns < n; cfg->n_csv_columns++) {
+            const weir_csv_column *c = &opt->columns[cfg->n_csv_columns];
+            if (!(cfg->csv_columns[cfg->n_csv_columns] = strdup(c->name))) goto nomem;
+            cfg->csv_types[cfg->n_csv_columns] = (uint8_t)weir__csv_type_parse(c->type);
+        }
+    }
     if (!cfg->path || !cfg->origin || (opt->timestamp && !cfg->timestamp) ||
         weir__json_source_fields(cfg, opt->fields))
         goto nomem;

@@ -38,7 +38,10 @@ void weir_record_errors_finish(weir_record_errors *e)
 static void format_source(char *buf, size_t n, const char *origin, int64_t pos)
 {
     if (!origin) origin = "input";
-    if (pos > 0)
+    size_t olen = strlen(origin);
+    if (olen && origin[olen - 1] == '@' && pos > 0) /* Kafka: "TOPIC/PARTITION@", pos offset+1 */
+        snprintf(buf, n, "%s%" PRId64, origin, pos - 1);
+    else if (pos > 0)
         snprintf(buf, n, "%s:%" PRId64, origin, pos);
     else
         snprintf(buf, n, "%s", origin);

@@ -20,9 +20,10 @@ typedef struct weir__node {
     uint32_t *in_node, *in_port; /* producers of each input */
     weir_schema *schema[WEIR__MAX_PORTS];
     uint32_t n_ports; /* 1 + extra outputs (0 for sinks) */
-    bool keyed;
-    int32_t *key_fields;
-    uint32_t n_key_fields;
+    /* per input: whether it is partitioned by key, and by which columns */
+    bool *in_keyed;
+    int32_t **in_key_fields;
+    uint32_t *in_n_key_fields;
 } weir__node;
 
 struct weir_stream {
@@ -50,11 +51,10 @@ struct weir_pipeline {
     double seconds;
     _Atomic int stop_requested;
     _Atomic(struct weir__run *) run; /* set while running */
+    weir_checkpoint_stats ck_stats;  /* of the last run */
 };
 
 #include "ring.h"
-
-#define WEIR__KEY_GROUPS 128
 
 /* An exchange: the edge from a producer to a keyed input, repartitioned by key. Rows travel in
  * batches through one ring per ordered worker pair; used batches come back through a free ring
@@ -81,6 +81,10 @@ typedef struct weir__xrecv {
      * the same results at any worker count. */
     bool *started;
     uint32_t n_started;
+    bool *idle;               /* channels whose partitions are all idle: left out of the minimum */
+    bool *barrier;            /* channels that delivered the checkpoint barrier: paused */
+    bool *end_seen;           /* channels whose END arrived (delivered or held) */
+    int64_t emitted;          /* the minimum delivered so far: it never goes back */
     struct weir_batch **held; /* batches waiting for that, in arrival order */
     uint32_t *held_from;
     uint32_t n_held, cap_held;
@@ -96,7 +100,12 @@ typedef struct weir__run {
     _Atomic int failed;
     _Atomic uint32_t running; /* workers whose loop still runs */
     const weir_run_options *opt;
+    bool restored;         /* resumed from a checkpoint */
+    struct weir__ckpt *ck; /* checkpoint coordinator (engine/checkpoint.c), or NULL */
 } weir__run;
+
+typedef struct weir__ckpt weir__ckpt;
+typedef weir_checkpoint_stats weir__ck_stats;
 
 struct weir_worker {
     weir_pipeline *p;
@@ -126,7 +135,45 @@ struct weir_worker {
     _Atomic int blocked;       /* batches wait for room in a ring: sources are not pulled */
     uint32_t n_pending;        /* batches waiting for room, over every exchange sender */
     uv_thread_t thread;
+    bool pumped; /* every source was pulled once */
+    /* checkpoints (engine/checkpoint.c) */
+    uint64_t ck_active;   /* the checkpoint whose barrier this worker injected, 0: none */
+    uint64_t ck_done;     /* the last one it captured */
+    uint64_t ck_notified; /* the last one whose checkpoint_complete it called */
+    int64_t ck_began;     /* when it injected that barrier (monotonic ns) */
+    bool *ck_sent;        /* [n_xchg] barrier sent on that exchange */
+    bool ck_hold;         /* captured the last checkpoint: paused until the run closes */
+    bool ck_lazy;         /* aligned and resumed; some operators still write their snapshot */
+    bool *ck_more;        /* [n_nodes] that operator's snapshot is not finished */
+    int64_t ck_max_step;  /* longest snapshot_more call (ns) */
+    bool ck_ended;        /* told the coordinator its inputs ended */
 };
+
+/* worker.c: records a failure of the run from any thread (the first one wins) and wakes every
+ * worker. Returns code. */
+int weir__run_fail(weir__run *run, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* engine/checkpoint.c */
+/* Sets up checkpoints for the run (nothing without options.checkpoint.dir) and restores the
+ * operators from the checkpoint to resume from; before the workers start. 0 or the error. */
+int weir__ck_open(weir__run *run);
+/* Starts the coordinator thread. */
+int weir__ck_start(weir__run *run);
+/* Stops and joins the coordinator, copies its figures, frees. */
+void weir__ck_finish(weir__run *run, weir__ck_stats *stats);
+/* Worker side: moves the worker's part of a requested checkpoint on (barriers, snapshot). */
+void weir__ck_step(struct weir_worker *w);
+/* Whether the worker must not pull its sources (a checkpoint is being taken, or was the last). */
+bool weir__ck_paused(const struct weir_worker *w);
+/* Whether operators still write their snapshot between batches (the pump must run). */
+bool weir__ck_lazy(const struct weir_worker *w);
+/* A worker whose inputs ended asks whether it must stay up for the last checkpoint. */
+bool weir__ck_keep_running(struct weir_worker *w);
+/* Whether the last checkpoint was published (the workers exit). */
+bool weir__ck_closed(const weir__run *run);
+/* Wakes the coordinator (stop: weir_pipeline_stop was called). */
+void weir__ck_notify(weir__run *run, bool stop);
 
 /* engine/exchange.c */
 extern const weir_operator_class weir__xchg_send_class;
@@ -137,6 +184,9 @@ uint32_t weir__xchg_send_retry(weir_operator *op);
 /* Delivers what arrived for worker w: returns whether anything was delivered; errors are
  * recorded in w->status. */
 bool weir__xchg_drain(struct weir_worker *w);
+/* Sends the checkpoint barrier to every worker on exchange sender op (nothing once it ended). */
+int weir__xchg_send_barrier(weir_operator *op);
+
 /* Frees what an exchange still holds after the run. */
 void weir__xchg_finish(weir__run *run);
 

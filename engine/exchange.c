@@ -2,7 +2,7 @@
  *
  * Sending: an exchange sender is an operator instance in every worker, placed where the
  * producer's rows would go to the keyed consumer. It hashes each row's key into one of
- * WEIR__KEY_GROUPS key groups (so that state can later move between parallelisms a group at a
+ * WEIR_KEY_GROUPS key groups (so that state can later move between parallelisms a group at a
  * time), maps the group to its owner worker, and copies the row into that worker's outgoing
  * batch (the copy owns its strings: a batch crosses threads, so it may not borrow). A full batch,
  * and at the end of every input batch each batch with rows or with watermark progress, goes into
@@ -38,16 +38,17 @@ typedef struct xsend {
     int64_t *sent_wm;
     pending_queue *pending;
     bool ended;
+    uint32_t *text_fields; /* fields that may hold a string (copied into the outgoing arena) */
+    uint32_t n_text;
 } xsend;
 
+/* The worker that owns the row's key: its key group (weir/snapshot.h, which checkpoints use
+ * to move state between workers) and that group's owner. */
 static uint32_t owner_of(const xsend *s, const weir_value *row)
 {
-    if (s->n == 1 || s->x->n_key_fields == 0) return 0;
-    uint64_t h = 0x51ed270b27a0f1c3ULL;
-    for (uint32_t i = 0; i < s->x->n_key_fields; i++)
-        h = weir_value_hash(&row[s->x->key_fields[i]], h);
-    uint32_t group = (uint32_t)(h % WEIR__KEY_GROUPS);
-    return group * s->n / WEIR__KEY_GROUPS;
+    if (s->n == 1) return 0;
+    return weir_key_group_owner(weir_key_group_of_row(row, s->x->key_fields, s->x->n_key_fields),
+                                s->n);
 }
 
 static weir_batch *take_batch(xsend *s, uint32_t dest)
@@ -74,7 +75,13 @@ int weir__xchg_send_open(weir_operator *op, weir__xchg *x)
     s->out = calloc(s->n, sizeof *s->out);
     s->sent_wm = calloc(s->n, sizeof *s->sent_wm);
     s->pending = calloc(s->n, sizeof *s->pending);
-    if (!s->out || !s->sent_wm || !s->pending) return WEIR_ENOMEM;
+    s->text_fields = calloc(x->schema->n_fields + 1, sizeof *s->text_fields);
+    if (!s->out || !s->sent_wm || !s->pending || !s->text_fields) return WEIR_ENOMEM;
+    for (uint32_t i = 0; i < x->schema->n_fields; i++) {
+        weir_type t = x->schema->types ? x->schema->types[i] : WEIR_TYPE_ANY;
+        if (t == WEIR_TYPE_ANY || (t >= WEIR_TYPE_STRING && t <= WEIR_TYPE_JSON))
+            s->text_fields[s->n_text++] = i;
+    }
     for (uint32_t d = 0; d < s->n; d++) {
         s->sent_wm[d] = WEIR_TIME_MIN;
         if (!(s->out[d] = weir_batch_create(x->schema, w->batch_size))) return WEIR_ENOMEM;
@@ -95,14 +102,25 @@ static void xsend_close(weir_operator *op)
     free(s->out);
     free(s->sent_wm);
     free(s->pending);
+    free(s->text_fields);
     free(s);
     op->state = NULL;
 }
 
 static int deliver(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b);
 
+/* Wakes worker w after a push into one of its rings (or a pop that made room for it).
+ *
+ * The fence matters: uv_async_send first reads the handle's pending flag without a barrier and
+ * returns at once when a wake-up is already pending. Without a full fence, the store that
+ * published our ring index may still sit in this core's store buffer while that read happens
+ * (x86 lets a load pass an earlier store); the receiver can then clear the flag and drain the
+ * ring without seeing our push, and nothing wakes it again: a lost wake-up that hung the
+ * workers test about once in 300 runs. After the fence, either we see the flag clear and send,
+ * or the receiver has not cleared it yet and its drain, which follows the clear, sees the push. */
 static void wake(weir_worker *w)
 {
+    atomic_thread_fence(memory_order_seq_cst);
     if (w->handles_open) uv_async_send(&w->wake);
 }
 
@@ -164,9 +182,12 @@ uint32_t weir__xchg_send_retry(weir_operator *op)
     return left;
 }
 
-static int copy_strings(weir_batch *ob, weir_value *v, uint32_t n)
+/* Copies the strings of a row into ob's arena; only the fields that may hold one are looked at
+ * (s->text_fields: the schema's fields of a text type or of no declared type). */
+static int copy_strings(const xsend *s, weir_batch *ob, weir_value *v)
 {
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t k = 0; k < s->n_text; k++) {
+        uint32_t i = s->text_fields[k];
         if (v[i].type < WEIR_TYPE_STRING || v[i].type > WEIR_TYPE_JSON) continue;
         char *p = weir_arena_strdup(&ob->arena, v[i].as.s, v[i].len);
         if (!p) return WEIR_ENOMEM;
@@ -200,7 +221,7 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
         if (ob->raw) ob->raw[o] = (weir_raw){0};
         weir_value *v = weir_batch_row(ob, o);
         memcpy(v, row, nf * sizeof *v);
-        if ((rc = copy_strings(ob, v, nf))) break;
+        if (s->n_text && (rc = copy_strings(s, ob, v))) break;
         ob->pos[ob->n_rows - 1] = b->pos[r];
         ob->origin = b->origin;
         if (ob->raw && b->raw && b->raw[r].text) {
@@ -215,19 +236,19 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
         /* the other workers get this row's watermark as a mark: they observe every watermark
          * value of the input, as one worker would */
         for (uint32_t o = 0; o < s->n && !rc; o++)
-            if (o != d) rc = weir_batch_mark(s->out[o], b->wm[r]);
+            if (o != d && b->wm[r] > s->out[o]->last_wm) rc = weir_batch_mark(s->out[o], b->wm[r]);
     }
     for (; m < b->n_marks && !rc; m++)
         for (uint32_t d = 0; d < s->n && !rc; d++) rc = weir_batch_mark(s->out[d], b->mark_wm[m]);
-    bool end = b->flags & WEIR_BATCH_END;
+    bool end = b->flags & WEIR_BATCH_END, idle = b->flags & WEIR_BATCH_IDLE;
     for (uint32_t d = 0; d < s->n && !rc; d++) {
         weir_batch *ob = s->out[d];
-        if (!ob->n_rows && !end && b->wm_after <= s->sent_wm[d]) {
+        if (!ob->n_rows && !end && !idle && b->wm_after <= s->sent_wm[d]) {
             ob->n_marks = 0; /* nothing above what was sent */
             continue;
         }
         ob->wm_after = b->wm_after;
-        ob->flags = end ? WEIR_BATCH_END : 0;
+        ob->flags = end ? WEIR_BATCH_END : idle ? WEIR_BATCH_IDLE : 0;
         rc = send_to(s, d);
     }
     if (end) s->ended = true;
@@ -235,14 +256,47 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
     return 0;
 }
 
+int weir__xchg_send_barrier(weir_operator *op)
+{
+    xsend *s = op->state;
+    if (s->ended) return 0; /* its receivers count END as aligned */
+    int rc = 0;
+    for (uint32_t d = 0; d < s->n && !rc; d++) {
+        weir_batch *ob = s->out[d];
+        if (ob->n_rows || ob->n_marks) { /* never the case between two process calls */
+            ob->wm_after = ob->last_wm > s->sent_wm[d] ? ob->last_wm : s->sent_wm[d];
+            if ((rc = send_to(s, d))) break;
+            ob = s->out[d];
+        }
+        ob->wm_after = s->sent_wm[d];
+        ob->flags = WEIR_BATCH_BARRIER;
+        rc = send_to(s, d);
+    }
+    if (rc) return weir_operator_fail(op, rc, "exchange: %s", weir_strerror(rc));
+    return 0;
+}
+
 const weir_operator_class weir__xchg_send_class = {
     .name = "Exchange", .process = xsend_process, .close = xsend_close};
 
-static int64_t min_chan(const weir__xrecv *r, uint32_t n)
+/* The minimum over the channels that are not idle (windowing.md §2); when every channel is
+ * idle, the highest of their watermarks (as a source does over its idle partitions,
+ * connectors/json_rows.c). It never goes back. */
+static int64_t min_chan(weir__xrecv *r, uint32_t n)
 {
-    int64_t m = WEIR_TIME_MAX;
-    for (uint32_t i = 0; i < n; i++)
+    int64_t m = WEIR_TIME_MAX, hi = WEIR_TIME_MIN;
+    bool any = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (r->idle[i] && !r->ended[i]) {
+            if (r->chan_wm[i] > hi) hi = r->chan_wm[i];
+            continue;
+        }
+        any = true;
         if (r->chan_wm[i] < m) m = r->chan_wm[i];
+    }
+    if (!any) m = hi;
+    if (m < r->emitted) m = r->emitted;
+    r->emitted = m;
     return m;
 }
 
@@ -284,7 +338,19 @@ static int deliver(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b)
 {
     weir__xrecv *r = &w->recv[xi];
     uint32_t n = w->run->n_workers;
-    int held = hold(r, n, from, b);
+    if (b->flags & WEIR_BATCH_END) r->end_seen[from] = true;
+    if (b->flags & WEIR_BATCH_BARRIER) {
+        /* the channel is aligned: nothing more is taken from it until the worker's snapshot
+         * (engine/checkpoint.c). A barrier starts a channel that sent nothing yet, so that the
+         * batches held for it are delivered before the snapshot rather than lost from it. */
+        r->barrier[from] = true;
+        if (r->started[from]) return 0;
+        r->started[from] = true;
+        r->n_started++;
+        if (r->n_started < n || !r->n_held) return 0;
+        b = NULL; /* release the held batches below */
+    }
+    int held = b ? hold(r, n, from, b) : 1;
     if (held < 0) return held;
     if (held && r->n_started == n) { /* the last channel started: release, in arrival order */
         /* a channel whose first batch is an empty END has no partition: it never held the
@@ -307,6 +373,7 @@ static int deliver(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b)
             give_back(w->run, xi, w->id, r->held_from[i], r->held[i]);
         }
         r->n_held = 0;
+        if (!b) return w->status ? w->status : 0; /* the barrier: given back by the caller */
         return w->status ? w->status : 1;
     }
     if (held) return 1;
@@ -320,15 +387,24 @@ static int deliver_now(weir_worker *w, uint32_t xi, uint32_t from, weir_batch *b
     weir__xchg *x = &run->xchg[xi];
     weir__xrecv *r = &w->recv[xi];
     uint32_t n = run->n_workers, m = 0;
-    /* rows and marks, in order: each raises its channel, then reads the minimum over channels */
+    r->idle[from] = (b->flags & WEIR_BATCH_IDLE) != 0; /* any other batch: active again */
+    /* rows and marks, in order: each raises its channel, then reads the minimum over channels
+     * (recomputed only when the channel rose: the other channels do not move meanwhile) */
+    int64_t cur = min_chan(r, n);
     for (uint32_t i = 0; i <= b->n_rows; i++) {
         for (; m < b->n_marks && b->mark_at[m] <= i; m++) {
-            if (b->mark_wm[m] > r->chan_wm[from]) r->chan_wm[from] = b->mark_wm[m];
-            b->mark_wm[m] = min_chan(r, n);
+            if (b->mark_wm[m] > r->chan_wm[from]) {
+                r->chan_wm[from] = b->mark_wm[m];
+                cur = min_chan(r, n);
+            }
+            b->mark_wm[m] = cur;
         }
         if (i == b->n_rows) break;
-        if (b->wm[i] > r->chan_wm[from]) r->chan_wm[from] = b->wm[i];
-        b->wm[i] = min_chan(r, n);
+        if (b->wm[i] > r->chan_wm[from]) {
+            r->chan_wm[from] = b->wm[i];
+            cur = min_chan(r, n);
+        }
+        b->wm[i] = cur;
     }
     if (b->wm_after > r->chan_wm[from]) r->chan_wm[from] = b->wm_after;
     if ((b->flags & WEIR_BATCH_END) && !r->ended[from]) {
@@ -355,16 +431,19 @@ bool weir__xchg_drain(weir_worker *w)
     for (uint32_t xi = 0; xi < run->n_xchg && !w->status; xi++) {
         weir__xchg *x = &run->xchg[xi];
         for (uint32_t from = 0; from < n && !w->status; from++) {
-            if (from == w->id) continue;
+            if (from == w->id || w->recv[xi].barrier[from]) continue;
             weir__ring *ring = &x->data[(size_t)from * n + w->id];
             weir_batch *b;
             bool popped = false;
-            while (!w->status && (b = weir__ring_pop(ring))) {
+            while (!w->status && !w->recv[xi].barrier[from] && (b = weir__ring_pop(ring))) {
                 popped = any = true;
                 int rc = deliver(w, xi, from, b);
                 if (rc < 0 && !w->status) w->status = rc;
                 if (rc != 1) give_back(run, xi, w->id, from, b);
             }
+            /* the sender sets `blocked` and then retries its push; we popped and then read
+             * `blocked`: with a fence on both sides one of us sees the other (Dekker) */
+            atomic_thread_fence(memory_order_seq_cst);
             if (popped && atomic_load(&run->workers[from]->blocked)) wake(run->workers[from]);
         }
     }

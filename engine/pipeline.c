@@ -32,7 +32,10 @@ static void node_finish(weir__node *n)
     free(n->name);
     free(n->in_node);
     free(n->in_port);
-    free(n->key_fields);
+    for (uint32_t i = 0; n->in_key_fields && i < n->n_inputs; i++) free(n->in_key_fields[i]);
+    free(n->in_keyed);
+    free(n->in_key_fields);
+    free(n->in_n_key_fields);
     if (n->config_free) n->config_free(n->config);
     for (uint32_t i = 0; i < WEIR__MAX_PORTS; i++) weir_schema_unref(n->schema[i]);
 }
@@ -134,12 +137,24 @@ weir_stream *weir_pipeline_add_node(weir_pipeline *p, const weir_node_spec *spec
         p->cap_nodes = cap;
     }
     n.cls = spec->cls;
-    n.keyed = spec->keyed;
-    if (spec->keyed && spec->n_key_fields) {
-        n.key_fields = malloc(spec->n_key_fields * sizeof *n.key_fields);
-        if (!n.key_fields) goto nomem;
-        memcpy(n.key_fields, spec->key_fields, spec->n_key_fields * sizeof *n.key_fields);
-        n.n_key_fields = spec->n_key_fields;
+    n.n_inputs = spec->n_inputs;
+    n.in_keyed = calloc(spec->n_inputs + 1, sizeof *n.in_keyed);
+    n.in_key_fields = calloc(spec->n_inputs + 1, sizeof *n.in_key_fields);
+    n.in_n_key_fields = calloc(spec->n_inputs + 1, sizeof *n.in_n_key_fields);
+    if (!n.in_keyed || !n.in_key_fields || !n.in_n_key_fields) goto nomem;
+    for (uint32_t i = 0; i < spec->n_inputs; i++) {
+        /* input_keys[i], or for input 0 the older keyed / key_fields */
+        weir_input_key k = {0};
+        if (spec->input_keys)
+            k = spec->input_keys[i];
+        else if (i == 0)
+            k = (weir_input_key){spec->keyed, spec->key_fields, spec->n_key_fields};
+        n.in_keyed[i] = k.keyed;
+        if (!k.keyed || !k.n_fields) continue;
+        n.in_key_fields[i] = malloc(k.n_fields * sizeof *n.in_key_fields[i]);
+        if (!n.in_key_fields[i]) goto nomem;
+        memcpy(n.in_key_fields[i], k.fields, k.n_fields * sizeof *k.fields);
+        n.in_n_key_fields[i] = k.n_fields;
     }
     n.n_ports = spec->schema ? 1 + spec->n_extra : 0;
     n.kind = strdup(spec->kind ? spec->kind : "Node");
@@ -148,7 +163,6 @@ weir_stream *weir_pipeline_add_node(weir_pipeline *p, const weir_node_spec *spec
     snprintf(buf, sizeof buf, "%s", base ? base : "Node");
     for (int k = 2; name_taken(p, buf); k++) snprintf(buf, sizeof buf, "%s_%d", base, k);
     n.name = strdup(buf);
-    n.n_inputs = spec->n_inputs;
     n.in_node = calloc(spec->n_inputs + 1, sizeof *n.in_node);
     n.in_port = calloc(spec->n_inputs + 1, sizeof *n.in_port);
     if (!n.kind || !n.name || !n.in_node || !n.in_port) goto nomem;
@@ -228,7 +242,13 @@ const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i)
 
 bool weir_pipeline_node_keyed(const weir_pipeline *p, uint32_t i)
 {
-    return p->nodes[i].keyed;
+    return weir_pipeline_node_input_keyed(p, i, 0);
+}
+
+bool weir_pipeline_node_input_keyed(const weir_pipeline *p, uint32_t i, uint32_t input)
+{
+    const weir__node *n = &p->nodes[i];
+    return input < n->n_inputs && n->in_keyed[input];
 }
 
 uint32_t weir_pipeline_node_inputs(const weir_pipeline *p, uint32_t i, uint32_t *nodes,

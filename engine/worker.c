@@ -16,6 +16,8 @@
 #include "engine.h"
 #include "weir/error.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,36 @@ int weir_operator_fail(weir_operator *op, int code, const char *fmt, ...)
     }
     uv_mutex_unlock(&error_lock);
     return code;
+}
+
+int weir__run_fail(weir__run *run, int code, const char *fmt, ...)
+{
+    weir_pipeline *p = run->p;
+    uv_once(&error_once, error_lock_init);
+    uv_mutex_lock(&error_lock);
+    if (!p->status) {
+        p->status = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->error, sizeof p->error, fmt, ap);
+        va_end(ap);
+    }
+    uv_mutex_unlock(&error_lock);
+    atomic_store(&run->failed, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    for (uint32_t i = 0; i < run->n_workers; i++)
+        if (run->workers[i] && run->workers[i]->handles_open) uv_async_send(&run->workers[i]->wake);
+    return code;
+}
+
+void weir_pipeline_checkpoint_stats(const weir_pipeline *p, weir_checkpoint_stats *out)
+{
+    if (!out) return;
+    if (!p) {
+        *out = (weir_checkpoint_stats){0};
+        return;
+    }
+    *out = p->ck_stats;
 }
 
 static int64_t real_clock(void *ctx)
@@ -127,6 +159,14 @@ void weir_operator_report_watermark(weir_operator *op, int64_t wm)
     }
     atomic_store_explicit(&op->worker->p->counters.watermark, m, memory_order_relaxed);
 }
+bool weir_operator_checkpointing(const weir_operator *op)
+{
+    return op->worker->opt && op->worker->opt->checkpoint.dir;
+}
+bool weir_operator_restored(const weir_operator *op)
+{
+    return op->worker->run && op->worker->run->restored;
+}
 uint32_t weir_operator_batch_size(const weir_operator *op)
 {
     return op->worker->batch_size;
@@ -176,7 +216,12 @@ static int worker_instantiate(weir_worker *w)
         r->chan_wm = malloc(run->n_workers * sizeof *r->chan_wm);
         r->ended = calloc(run->n_workers, sizeof *r->ended);
         r->started = calloc(run->n_workers, sizeof *r->started);
-        if (!r->chan_wm || !r->ended || !r->started) return WEIR_ENOMEM;
+        r->idle = calloc(run->n_workers, sizeof *r->idle);
+        r->barrier = calloc(run->n_workers, sizeof *r->barrier);
+        r->end_seen = calloc(run->n_workers, sizeof *r->end_seen);
+        r->emitted = WEIR_TIME_MIN;
+        if (!r->chan_wm || !r->ended || !r->started || !r->idle || !r->barrier || !r->end_seen)
+            return WEIR_ENOMEM;
         for (uint32_t k = 0; k < run->n_workers; k++) r->chan_wm[k] = WEIR_TIME_MIN;
     }
     /* edges: a keyed input is fed by its exchange sender; count consumers, then fill */
@@ -233,6 +278,9 @@ static void worker_finish(weir_worker *w)
             free(w->recv[xi].chan_wm);
             free(w->recv[xi].ended);
             free(w->recv[xi].started);
+            free(w->recv[xi].idle);
+            free(w->recv[xi].barrier);
+            free(w->recv[xi].end_seen);
             for (uint32_t i = 0; i < w->recv[xi].n_held; i++)
                 weir_batch_destroy(w->recv[xi].held[i]);
             free(w->recv[xi].held);
@@ -257,6 +305,9 @@ static void close_all(weir_worker *w)
     uv_close((uv_handle_t *)&w->timer, NULL);
     uv_close((uv_handle_t *)&w->progress, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
+    /* handles operators own (a Kafka consumer's poll) may still be active: the loop returns
+     * anyway, and the operators close them in their close calls */
+    uv_stop(&w->loop);
 }
 
 /* A failed worker stops every worker. */
@@ -264,6 +315,7 @@ static void fail_all(weir_worker *w)
 {
     weir__run *run = w->run;
     atomic_store(&run->failed, 1);
+    weir__ck_notify(run, false);
     for (uint32_t i = 0; i < run->n_workers; i++)
         if (run->workers[i] != w && run->workers[i]->handles_open)
             uv_async_send(&run->workers[i]->wake);
@@ -289,6 +341,7 @@ static void run_due(weir_worker *w)
 }
 
 static void on_pump(uv_idle_t *h);
+static void retry_pending(weir_worker *w);
 
 /* Finishes the worker when everything is done; restarts the pump when sources can run. */
 static void settle(weir_worker *w)
@@ -297,6 +350,23 @@ static void settle(weir_worker *w)
     if (w->status || atomic_load(&w->run->failed)) {
         fail_all(w);
         return;
+    }
+    if (weir__ck_closed(w->run)) { /* the last checkpoint is published */
+        weir__ck_step(w);          /* its checkpoint_complete calls */
+        if (w->status) {
+            fail_all(w);
+            return;
+        }
+        w->finished = true;
+        close_all(w);
+        return;
+    }
+    if (w->n_pending) {
+        /* `blocked` is set: one more try, after a fence, so that a receiver that popped before
+         * it saw the flag cannot leave us waiting for a wake-up it never sends (the receiver
+         * fences between its pop and its read of the flag, engine/exchange.c) */
+        atomic_thread_fence(memory_order_seq_cst);
+        retry_pending(w);
     }
     if (w->n_pending == 0) atomic_store(&w->blocked, 0);
     bool exchanges_done = true;
@@ -308,13 +378,21 @@ static void settle(weir_worker *w)
             fail_all(w);
             return;
         }
+        if (weir__ck_keep_running(w)) { /* up until the last checkpoint is published */
+            if (weir__ck_lazy(w))
+                uv_idle_start(&w->pump, on_pump);
+            else
+                uv_idle_stop(&w->pump);
+            arm_timer(w);
+            return;
+        }
         w->finished = true;
         close_all(w);
         return;
     }
     bool runnable = false;
     for (uint32_t i = 0; i < w->n_sources; i++) runnable = runnable || !w->source_idle[i];
-    if (runnable && !atomic_load(&w->blocked))
+    if ((runnable && !atomic_load(&w->blocked) && !weir__ck_paused(w)) || weir__ck_lazy(w))
         uv_idle_start(&w->pump, on_pump);
     else
         uv_idle_stop(&w->pump);
@@ -366,17 +444,20 @@ static void on_wake(uv_async_t *a)
         close_all(w);
         return;
     }
-    if (atomic_load(&w->p->stop_requested)) stop_sources(w);
+    if (atomic_load(&w->p->stop_requested) && !w->run->ck) stop_sources(w);
     retry_pending(w);
     weir__xchg_drain(w);
+    weir__ck_step(w);
     settle(w);
 }
 
 static void on_pump(uv_idle_t *h)
 {
     weir_worker *w = h->data;
-    if (atomic_load(&w->p->stop_requested)) stop_sources(w);
-    for (uint32_t i = 0; i < w->n_sources && !w->status && !atomic_load(&w->blocked);) {
+    if (atomic_load(&w->p->stop_requested) && !w->run->ck) stop_sources(w);
+    weir__ck_step(w);
+    for (uint32_t i = 0;
+         i < w->n_sources && !w->status && !atomic_load(&w->blocked) && !weir__ck_paused(w);) {
         if (w->source_idle[i]) {
             i++;
             continue;
@@ -396,10 +477,12 @@ static void on_pump(uv_idle_t *h)
         if (rc == WEIR_PULL_IDLE) w->source_idle[i] = true;
         i++;
     }
+    if (!w->ck_active) w->pumped = true;
     if (!w->status && w->run->n_xchg) {
         retry_pending(w);
         weir__xchg_drain(w);
     }
+    weir__ck_step(w);
     settle(w);
 }
 
@@ -411,41 +494,73 @@ static void on_progress(uv_timer_t *t)
     w->opt->progress(&s, w->opt->progress_ctx);
 }
 
+/* options.pin_workers: worker i runs on the i-th CPU (mod their number) of those this process
+ * may use. A failure stops the run with a message rather than running unpinned unannounced. */
+static void pin(weir_worker *w)
+{
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed)) return;
+    int n = CPU_COUNT(&allowed), k = (int)(w->id % (uint32_t)(n > 0 ? n : 1)), cpu = -1;
+    for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
+        if (CPU_ISSET(c, &allowed) && k-- == 0) cpu = c;
+    if (cpu < 0) return;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    if (rc && !w->status) {
+        uv_once(&error_once, error_lock_init);
+        uv_mutex_lock(&error_lock);
+        if (!w->p->status) {
+            w->p->status = WEIR_EIO;
+            snprintf(w->p->error, sizeof w->p->error, "cannot pin worker %u to CPU %d: %s", w->id,
+                     cpu, strerror(rc));
+        }
+        uv_mutex_unlock(&error_lock);
+        w->status = WEIR_EIO;
+        atomic_store(&w->run->failed, 1);
+    }
+}
+
 static void worker_main(void *arg)
 {
     weir_worker *w = arg;
+    if (w->opt->pin_workers) pin(w);
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
 /* ---- a run ---- */
 
+/* One exchange per keyed input of every node (a Join has two). */
 static int plan_exchanges(weir__run *run)
 {
     weir_pipeline *p = run->p;
     if (run->n_workers == 1) return 0;
     for (uint32_t i = 0; i < p->n_nodes; i++)
-        if (p->nodes[i].keyed) run->n_xchg++;
+        for (uint32_t in = 0; in < p->nodes[i].n_inputs; in++)
+            if (p->nodes[i].in_keyed[in]) run->n_xchg++;
     if (!run->n_xchg) return 0;
     run->xchg = calloc(run->n_xchg, sizeof *run->xchg);
     if (!run->xchg) return WEIR_ENOMEM;
     uint32_t k = 0, n = run->n_workers;
     for (uint32_t i = 0; i < p->n_nodes; i++) {
         weir__node *node = &p->nodes[i];
-        if (!node->keyed) continue;
-        weir__xchg *x = &run->xchg[k++];
-        x->producer = node->in_node[0];
-        x->port = node->in_port[0];
-        x->consumer = i;
-        x->input = 0;
-        x->key_fields = node->key_fields;
-        x->n_key_fields = node->n_key_fields;
-        x->schema = p->nodes[x->producer].schema[x->port];
-        x->data = calloc((size_t)n * n, sizeof *x->data);
-        x->free = calloc((size_t)n * n, sizeof *x->free);
-        if (!x->data || !x->free) return WEIR_ENOMEM;
-        for (size_t r = 0; r < (size_t)n * n; r++)
-            if (weir__ring_init(&x->data[r], 16) || weir__ring_init(&x->free[r], 32))
-                return WEIR_ENOMEM;
+        for (uint32_t in = 0; in < node->n_inputs; in++) {
+            if (!node->in_keyed[in]) continue;
+            weir__xchg *x = &run->xchg[k++];
+            x->producer = node->in_node[in];
+            x->port = node->in_port[in];
+            x->consumer = i;
+            x->input = in;
+            x->key_fields = node->in_key_fields[in];
+            x->n_key_fields = node->in_n_key_fields[in];
+            x->schema = p->nodes[x->producer].schema[x->port];
+            x->data = calloc((size_t)n * n, sizeof *x->data);
+            x->free = calloc((size_t)n * n, sizeof *x->free);
+            if (!x->data || !x->free) return WEIR_ENOMEM;
+            for (size_t r = 0; r < (size_t)n * n; r++)
+                if (weir__ring_init(&x->data[r], 16) || weir__ring_init(&x->free[r], 32))
+                    return WEIR_ENOMEM;
+        }
     }
     return 0;
 }
@@ -508,6 +623,8 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
         atomic_init(&w->source_wm, WEIR_TIME_MIN);
     }
     for (uint32_t i = 0; i < n && !rc; i++) rc = worker_instantiate(run->workers[i]);
+    if (!rc) rc = weir__ck_open(run);
+    if (!rc) rc = weir__ck_start(run);
     if (!rc) {
         atomic_store(&p->run, run);
         for (uint32_t i = 0; i < n; i++) uv_idle_start(&run->workers[i]->pump, on_pump);
@@ -521,10 +638,16 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
                 n = i; /* join only those started */
                 break;
             }
+        cpu_set_t caller;
+        bool restore =
+            opt->pin_workers && !pthread_getaffinity_np(pthread_self(), sizeof caller, &caller);
         worker_main(run->workers[0]);
+        if (restore) pthread_setaffinity_np(pthread_self(), sizeof caller, &caller);
         for (uint32_t i = 1; i < n; i++) uv_thread_join(&run->workers[i]->thread);
         atomic_store(&p->run, NULL);
     }
+    weir__ck_finish(run, &p->ck_stats);
+    if (!rc && p->status) rc = p->status; /* a failure recorded by the coordinator */
     for (uint32_t i = 0; i < run->n_workers; i++) {
         weir_worker *w = run->workers ? run->workers[i] : NULL;
         if (!w) continue;
@@ -534,11 +657,17 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
             uv_run(&w->loop, UV_RUN_DEFAULT);
         }
     }
+    /* every worker's operators are closed before any worker is freed: a close may still look
+     * at the run (a Kafka consumer's last revoke reports its watermark over every worker) */
     for (uint32_t i = 0; i < run->n_workers; i++) {
         weir_worker *w = run->workers ? run->workers[i] : NULL;
         if (!w) continue;
         worker_finish(w);
         uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks of handles the operators closed */
+    }
+    for (uint32_t i = 0; i < run->n_workers; i++) {
+        weir_worker *w = run->workers ? run->workers[i] : NULL;
+        if (!w) continue;
         uv_loop_close(&w->loop);
         free(w);
     }
@@ -556,7 +685,9 @@ void weir_pipeline_stop(weir_pipeline *p)
     if (!p) return;
     atomic_store(&p->stop_requested, 1);
     weir__run *run = atomic_load(&p->run);
-    if (!run) return;
+    if (!run)
+        return; /* (the checkpoint coordinator polls stop_requested: this may run in a
+                   signal handler, where it must not take a lock) */
     for (uint32_t i = 0; i < run->n_workers; i++)
         if (run->workers[i] && run->workers[i]->handles_open) uv_async_send(&run->workers[i]->wake);
 }

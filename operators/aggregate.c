@@ -285,3 +285,70 @@ int agg_result(const agg_set *s, const void *block, weir_value *out, weir_arena 
     }
     return 0;
 }
+
+int agg_snapshot(const agg_set *s, const void *block, weir_snap_writer *w)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < s->n && !rc; i++) {
+        const agg_def *d = &s->defs[i];
+        const void *st = (const char *)block + d->offset;
+        switch (d->kind) {
+        case AGG_COUNT: rc = weir_snap_i64(w, ((const count_state *)st)->n); break;
+        case AGG_SUM:
+        case AGG_MEAN: {
+            const sum_state *x = st;
+            weir_snap_i64(w, x->i);
+            weir_snap_f64(w, x->d);
+            weir_snap_i64(w, x->n_float);
+            rc = weir_snap_i64(w, x->n); /* a failed writer fails every later put */
+            break;
+        }
+        case AGG_MIN:
+        case AGG_MAX: rc = weir_snap_value(w, &((const minmax_state *)st)->v); break;
+        case AGG_STDDEV: {
+            const stddev_state *x = st;
+            weir_snap_i64(w, x->n);
+            weir_snap_f64(w, x->mean);
+            rc = weir_snap_f64(w, x->m2);
+            break;
+        }
+        }
+    }
+    return rc;
+}
+
+int agg_restore(const agg_set *s, void *block, weir_snap_reader *r)
+{
+    agg_finish(s, block);
+    agg_init(s, block);
+    for (uint32_t i = 0; i < s->n; i++) {
+        const agg_def *d = &s->defs[i];
+        void *st = (char *)block + d->offset;
+        switch (d->kind) {
+        case AGG_COUNT: ((count_state *)st)->n = weir_snap_get_i64(r); break;
+        case AGG_SUM:
+        case AGG_MEAN: {
+            sum_state *x = st;
+            x->i = weir_snap_get_i64(r);
+            x->d = weir_snap_get_f64(r);
+            x->n_float = weir_snap_get_i64(r);
+            x->n = weir_snap_get_i64(r);
+            break;
+        }
+        case AGG_MIN:
+        case AGG_MAX: {
+            weir_value v = weir_snap_get_value(r);
+            if (v.type != WEIR_TYPE_NULL && minmax_set(st, &v)) return WEIR_ENOMEM;
+            break;
+        }
+        case AGG_STDDEV: {
+            stddev_state *x = st;
+            x->n = weir_snap_get_i64(r);
+            x->mean = weir_snap_get_f64(r);
+            x->m2 = weir_snap_get_f64(r);
+            break;
+        }
+        }
+    }
+    return 0;
+}

@@ -6,6 +6,7 @@
 #define WEIR_OPERATORS_AGGREGATE_H
 
 #include "weir/arena.h"
+#include "weir/snapshot.h"
 #include "weir/value.h"
 
 #include <stdbool.h>
@@ -47,5 +48,13 @@ int agg_merge(const agg_set *s, void *dst, const void *src);
 int agg_copy(const agg_set *s, void *dst, const void *src);
 /* Writes the n results; strings are copied into arena. 0 or WEIR_ENOMEM. */
 int agg_result(const agg_set *s, const void *block, weir_value *out, weir_arena *arena);
+
+/* Checkpoints: writes a block's states (count: n; sum and mean: the integer part, the float
+ * part, the float inputs, the non-null inputs; min and max: the value; stddev: n, mean, m2; in
+ * the order of the definitions, with the snapshot writer's encoding). 0 or WEIR_ENOMEM. */
+int agg_snapshot(const agg_set *s, const void *block, weir_snap_writer *w);
+/* Reads what agg_snapshot wrote into block (initialized: its strings are freed), copying
+ * strings. 0 or WEIR_ENOMEM; a malformed input leaves r bad (weir_snap_ok). */
+int agg_restore(const agg_set *s, void *block, weir_snap_reader *r);
 
 #endif

@@ -2,22 +2,68 @@
  * lateness, triggers, panes and the discarding / accumulating / retracting change log, exactly
  * as ../shared/spec/windowing.md describes (section numbers below refer to it).
  *
- * State. A hash table maps each group key to its open windows, kept sorted by start (a key has
- * few: one or two fixed windows, size/period sliding windows, a handful of sessions). A window
- * is one allocation: its bounds and pane bookkeeping, then its aggregate blocks (the current
- * pane's value, and in retracting mode the last emitted value), then one small state per
- * trigger node when the trigger is not the default one.
+ * State. A hash table maps each group key to a key entry: the key's values, and its open
+ * windows, kept sorted by start (a key has few: one or two fixed windows, size/period sliding
+ * windows, a handful of sessions). The entry holds the pointer to its first window itself and
+ * allocates an array only for a second one. A window is one allocation: its bounds and pane
+ * bookkeeping (40 bytes), then its aggregate blocks (the current pane's value, and in
+ * retracting mode the last emitted value), then one small state per trigger node when the
+ * trigger is not the default one.
  *
  * Time. Every input row carries the watermark as it stood before it; the operator advances to
- * that watermark before handling the row, so results never depend on batching (§2). Windows are
- * found through two heaps of timers with lazy cancellation: event time (window end for the
- * watermark part and the hold, end + lateness for garbage collection) and processing time
- * (processing_time trigger deadlines). When the watermark passes several windows at once they
- * fire in order of window end, each its on-time pane and then its GC pane (§4).
+ * that watermark before handling the row, so results never depend on batching (§2).
+ * Event-time timers are per key, not per window: a key sits in one heap under the earliest
+ * deadline of its windows (a window's end until the watermark has passed it, then end +
+ * lateness for garbage collection), with lazy cancellation. Windows of a key are sorted by
+ * start, hence by end (fixed and sliding windows have one size, sessions of a key never
+ * overlap), so the due windows of a popped key are found by a scan of its first windows.
+ * A window thus costs no timer entry of its own: per (key, window) beyond the key's first,
+ * memory is the 40-byte record, its aggregate and one pointer (benchmarks/RESULTS.md). When
+ * the watermark passes several windows at once they fire in order of window end (then key
+ * creation, then start), each its on-time pane and then its GC pane (§4). Processing-time
+ * trigger deadlines are per window, in a second heap.
  *
  * Triggers are compiled into a flat array of nodes evaluated like Beam's trigger state machines:
  * on_element, should_fire, on_fire, reset, merge; the evaluation points are an element, the
  * watermark passing the window's end, a processing-time deadline, and a session merge.
+ *
+ * Sliding windows are computed by slicing (Scotty's and Arroyo's technique): each key keeps a
+ * partial aggregate per slice of width gcd(size, period), and a record updates only its slice;
+ * a window's value is the combination of its slices, computed when the window fires. Two
+ * forms, with exactly the results of per-window aggregates (the differential test runs every
+ * configuration):
+ *   - default trigger, no allowed lateness: every window emits one pane, when the watermark
+ *     passes its end. There are no window records at all, only slices and one timer per key
+ *     at the next window end with data ("fast slicing" below).
+ *   - every other sliding configuration (allowed lateness, accumulating and retracting modes,
+ *     every trigger): windows keep their records for what is truly per window, the pane
+ *     bookkeeping and the trigger's state (a count per count trigger, a deadline per
+ *     processing-time trigger: cheap, and needed, as in Beam and Flink, since each window sees
+ *     other records), but no aggregate of the records: in accumulating and retracting modes a
+ *     pane's value is always its window's slices combined (retracting keeps the last emitted
+ *     value per window, for the -U row). In discarding mode a pane holds only the records
+ *     since the window's previous pane, which slices cannot give for aggregates that do not
+ *     subtract (min, max): a window's first pane comes from the slices, and from then on the
+ *     records of that window also go to a block of its own, as Beam and Flink do for every
+ *     window. The slices hold the right records: a record is added to its slice when it is
+ *     kept in at least one of its windows, and a record is dropped from a window only when
+ *     the window is closed (it never fires again) or already collected; slices go once every
+ *     window holding them has been collected.
+ *   Float sums and stddev are then combined in slice order rather than added in arrival order,
+ *   so they may differ from a per-window sum in the last bits, as in any engine that combines
+ *   partial aggregates. The price: a pane costs size/gcd merges instead of nothing, while a
+ *   record costs one aggregate update instead of size/period. A trigger that fires every
+ *   window on nearly every record (an early count of 1) in accumulating or retracting mode
+ *   thus does more work than per-window aggregates would; Flink avoids slicing when early
+ *   firings are configured. We slice every sliding configuration all the same, because state
+ *   is then sized to the slices (no aggregate per window in accumulating mode) and panes are
+ *   rarer than records in every ordinary configuration.
+ *
+ * Checkpoints write every key with its slices and windows (bookkeeping, aggregates, trigger
+ * states, processing-time deadlines) under its key group, and the watermarks under the
+ * instance's own section; the timer heaps are rebuilt on restore. The keys are written lazily,
+ * a few thousand between batches while processing goes on, and a key about to change before
+ * its turn is written first (copy-on-write per key; "checkpoints" below).
  *
  * Output rows carry the group fields, the aggregates, window_start, window_end, pane_timing,
  * pane_index, pane_last and op (§7); their event time is window_end - 1, and their watermark is
@@ -57,8 +103,9 @@ enum {
     W_EMITTED_BOUNDS = 2,   /* a pane was emitted under the current bounds (change log) */
     W_ONTIME_DONE = 4,      /* default trigger: the watermark part fired */
     W_CLOSED = 8,           /* the trigger finished: later records are dropped */
-    W_DEAD = 16,            /* merged away or collected: only timers still point here */
+    W_DEAD = 16,            /* merged away: only processing-time timers still point here */
     W_DUE = 32,             /* collected for this advance */
+    W_END_PENDING = 64,     /* not yet evaluated at its end since created (or merged, §5) */
 };
 
 typedef struct keyent keyent;
@@ -69,31 +116,42 @@ typedef struct win { /* 40 bytes, then the aggregate state */
     uint32_t pending; /* records since the last pane */
     uint32_t next_index;
     uint32_t last_index; /* of the last emitted pane (for -D rows) */
-    uint16_t n_timers;
+    uint16_t n_timers;   /* processing-time heap entries pointing here */
     uint8_t flags;
     uint8_t last_timing; /* of the last emitted pane (for -D rows) */
-    /* then: agg blocks [n_blocks], then tstate [n_nodes] */
+    /* then: agg blocks (current, previous), then tstate [n_nodes] */
 } win;
 _Static_assert(sizeof(win) == 40, "a window record is 40 bytes plus its aggregate");
 
-struct keyent {
-    uint64_t hash;
-    uint32_t n_win, cap_win;
-    win **wins; /* sorted by start */
-    uint64_t seq;
-    /* slicing mode (see "sliding windows by slicing" below) */
-    char *slices;        /* ring of slice states: [count int64][agg block] each */
-    uint32_t n_slices;   /* slices held, from slice_first on */
-    uint32_t cap_slices; /* ring capacity (power of two) */
-    uint32_t head;       /* ring index of slice_first */
-    uint16_t n_timers;   /* key timer entries pointing here */
-    uint16_t pad;
-    int64_t slice_first; /* start of the first slice held */
-    int64_t next_due;    /* earliest key timer pending (INT64_MAX: none) */
-    weir_value key[];    /* n_group values; strings copied after them */
+enum {
+    K_SCHEDULED = 1, /* next_due is the time of its live entry in key_timers */
+    K_REMOVED = 2,   /* out of the table; freed once no heap entry points here */
+    K_TOUCHED = 4,   /* in the touched list of the current advance */
 };
 
+struct keyent { /* 64 bytes, then the key values */
+    uint64_t hash;
+    uint64_t seq;     /* creation order (due windows of several keys fire in this order) */
+    int64_t next_due; /* see K_SCHEDULED; fast slicing: the next window end with data */
+    union {
+        win *one;   /* cap_win <= 1 */
+        win **many; /* cap_win > 1 */
+    } w;
+    uint32_t n_win, cap_win; /* sorted by start */
+    /* slices (sliding windows): a ring of [start int64][rows int64][agg block] */
+    char *slices;
+    uint32_t n_slices;   /* slices held, from ring index head on */
+    uint32_t head;       /* ring index of the first slice */
+    uint32_t n_timers;   /* key_timers entries pointing here */
+    uint8_t flags;       /* K_* */
+    uint8_t slices_log2; /* ring capacity: 1 << slices_log2 (when slices) */
+    uint8_t stamp;       /* the snapshot epoch it was written in or created in (checkpoints) */
+    weir_value key[];    /* n_group values; strings copied after them */
+};
+_Static_assert(sizeof(keyent) == 64, "a key entry is 64 bytes plus its values");
+
 typedef struct combine {
+    uint64_t slot_seed; /* mixed into every key's home slot (home_slot) */
     const combine_config *cfg;
     weir_operator *op;
     weir_window_fn wf;
@@ -107,38 +165,64 @@ typedef struct combine {
     bool default_trigger;
     bool has_watermark_part;
     /* layout */
-    uint32_t agg_size, n_blocks;
+    uint32_t agg_size;
+    bool has_cur;             /* windows hold their pane's value (not in sliced modes, below) */
+    size_t cur_off, prev_off; /* of the current value and (retracting) the last emitted one */
     size_t win_size;
     size_t tstate_off;
     /* keys */
     keyent **table;
     size_t table_cap, n_keys;
     uint64_t key_seq;
-    /* time */
-    bool slicing;      /* sliding windows by slicing (default trigger, no lateness) */
+    /* slicing (sliding windows) */
+    bool fast;         /* default trigger, no lateness: slices only, no window records */
+    bool sliced;       /* other sliding configurations: values from slices */
     int64_t slice;     /* slice width: gcd(size, period) */
-    size_t slice_size; /* bytes of one slice: count + agg block */
-    timer_heap key_timers;
+    size_t slice_size; /* bytes of one slice: start + rows + agg block */
     void *scratch_block;
+    /* time */
     int64_t wm;     /* input watermark */
     int64_t out_wm; /* watermark of the rows emitted */
-    timer_heap event_timers, proc_timers;
+    timer_heap key_timers, proc_timers;
     win **due;
     size_t n_due, cap_due;
+    keyent **touched; /* keys popped in the current advance */
+    size_t n_touched, cap_touched;
     /* output */
     weir_batch *out, *late;
     int64_t sent_wm;     /* last watermark sent downstream */
     weir_value *scratch; /* aggregate results */
     int status;
+    /* checkpoints */
+    uint64_t fingerprint; /* of the configuration the state depends on */
+    bool restored_shared; /* a shared section was restored: the next ones take minimums */
+    /* a lazy snapshot ("checkpoints" below): in progress while snap_w is set */
+    weir_snap_writer *snap_w;
+    uint8_t epoch;        /* of the current (or last) snapshot: keys stamped so are written */
+    size_t snap_cursor;   /* table index the walk goes on from */
+    timer_entry *snap_pt; /* processing-time entries at the snapshot, sorted by target */
+    size_t snap_n_pt;
+    keyent **snap_keys; /* one snapshot_more call's keys, then the same by group */
+    size_t cap_snap_keys;
+    int snap_rc;          /* a copy-on-write write failed */
+    uint32_t test_budget; /* WEIR_TEST_SNAPSHOT_BUDGET: at most this many keys per call */
 } combine;
 
-static inline void *win_block(const combine *c, const win *w, uint32_t i)
+static inline void *win_cur(const combine *c, const win *w)
 {
-    return (char *)(w + 1) + (size_t)i * c->agg_size;
+    return (char *)w + c->cur_off;
+}
+static inline void *win_prev(const combine *c, const win *w)
+{
+    return (char *)w + c->prev_off;
 }
 static inline tstate *win_tstate(const combine *c, const win *w)
 {
     return (tstate *)((char *)w + c->tstate_off);
+}
+static inline win **key_wins(keyent *k)
+{
+    return k->cap_win > 1 ? k->w.many : &k->w.one;
 }
 
 static inline int64_t sat_add(int64_t a, int64_t b)
@@ -376,12 +460,6 @@ static void fail_nomem(combine *c)
         c->status = weir_operator_fail(c->op, WEIR_ENOMEM, "%s: out of memory", c->op->name);
 }
 
-static void event_timer(combine *c, win *w, int64_t t)
-{
-    if (timer_heap_push(&c->event_timers, t, w)) return fail_nomem(c);
-    w->n_timers++;
-}
-
 static void proc_timer(combine *c, win *w, int64_t t)
 {
     if (timer_heap_push(&c->proc_timers, t, w)) return fail_nomem(c);
@@ -390,20 +468,83 @@ static void proc_timer(combine *c, win *w, int64_t t)
     weir_operator_wake_at(c->op, top->time);
 }
 
+/* Asks for key k to be visited when the watermark reaches t (an earlier visit stands). */
+static void key_schedule(combine *c, keyent *k, int64_t t)
+{
+    if ((k->flags & K_SCHEDULED) && k->next_due <= t) return;
+    if (timer_heap_push(&c->key_timers, t, k)) return fail_nomem(c);
+    k->n_timers++;
+    k->next_due = t;
+    k->flags |= K_SCHEDULED;
+}
+
+/* The earliest event-time deadline of k's windows: the end of each window the watermark has
+ * not yet been evaluated at, the garbage-collection time of every other. */
+static void key_reschedule(combine *c, keyent *k)
+{
+    win **ws = key_wins(k);
+    if (!k->n_win) return;
+    int64_t d = gc_time(c, ws[0]);
+    for (uint32_t i = 0; i < k->n_win; i++) {
+        if (ws[i]->end >= d) break; /* later windows end later */
+        if (ws[i]->flags & W_END_PENDING) d = ws[i]->end;
+    }
+    key_schedule(c, k, d);
+}
+
 /* ---- keys ---- */
 
-static uint64_t key_hash(const combine *c, const weir_value *row)
+/* Keys are looked up from a row (value i of the key is row[group[i]]) or, on a restore, from
+ * the key's own values (value i is v[i]). The hash is the one the keyed exchange partitions by
+ * (engine/exchange.c), so its key group is hash % WEIR_KEY_GROUPS. */
+static inline const weir_value *key_val(const combine *c, const weir_value *v, bool from_row,
+                                        uint32_t i)
 {
-    uint64_t h = 0x51ed270b27a0f1c3ULL;
-    for (uint32_t i = 0; i < c->cfg->n_group; i++) h = weir_value_hash(&row[c->cfg->group[i]], h);
+    return from_row ? &v[c->cfg->group[i]] : &v[i];
+}
+
+static inline uint64_t key_hash(const combine *c, const weir_value *v, bool from_row)
+{
+    uint64_t h = WEIR__KEY_SEED; /* the key group's hash (weir/snapshot.h): key_group uses it */
+    for (uint32_t i = 0; i < c->cfg->n_group; i++)
+        h = weir_value_hash(key_val(c, v, from_row, i), h);
     return h;
 }
 
-static bool key_equal(const combine *c, const keyent *k, const weir_value *row)
+static inline bool key_equal(const combine *c, const keyent *k, const weir_value *v, bool from_row)
 {
     for (uint32_t i = 0; i < c->cfg->n_group; i++)
-        if (!weir_value_equal(&k->key[i], &row[c->cfg->group[i]])) return false;
+        if (!weir_value_equal(&k->key[i], key_val(c, v, from_row, i))) return false;
     return true;
+}
+
+combine_test_stats weir__combine_test;
+
+#define TEST_COUNT(c, what, n)                                                                     \
+    ((c)->test_budget                                                                              \
+         ? (void)atomic_fetch_add_explicit(&weir__combine_test.what, (n), memory_order_relaxed)    \
+         : (void)0)
+
+static bool snap_cow(combine *c, keyent *k);
+
+/* Called before anything of k's state changes: a lazy snapshot in progress writes k first,
+ * unless it has already or k is newer than the snapshot (copy-on-write, per key). */
+static inline void key_changing(combine *c, keyent *k)
+{
+    if (c->snap_w && k->stamp != c->epoch && snap_cow(c, k)) TEST_COUNT(c, cow, 1);
+}
+
+/* A key's home slot in the table: the key's hash mixed with the table's seed. Not the hash
+ * itself, for two reasons. Its low bits are the key group (hash mod 128), which decides the
+ * worker that owns the key, so they are far from uniform in any one table (a worker of two
+ * sees half their values). And a restore inserts keys in the order the snapshot walked the old
+ * table, that is in order of their old slots: with the same slot function, linear probing
+ * then piles them into ever longer runs (restoring 300K keys took 1 s, 1150 probes a key). A
+ * restored table therefore gets a seed of its own, derived from the old one (deterministic,
+ * so runs stay reproducible). */
+static inline size_t home_slot(const combine *c, uint64_t h, size_t mask)
+{
+    return (size_t)weir__mix64(h ^ c->slot_seed) & mask;
 }
 
 static int table_grow(combine *c)
@@ -414,39 +555,55 @@ static int table_grow(combine *c)
     for (size_t i = 0; i < c->table_cap; i++) {
         keyent *k = c->table[i];
         if (!k) continue;
-        size_t j = k->hash & (cap - 1);
+        size_t j = home_slot(c, k->hash, cap - 1);
         while (t[j]) j = (j + 1) & (cap - 1);
         t[j] = k;
     }
     free(c->table);
     c->table = t;
     c->table_cap = cap;
+    if (c->snap_w) { /* a lazy snapshot walks the new table again: stamps skip what it wrote */
+        c->snap_cursor = 0;
+        TEST_COUNT(c, restarts, 1);
+    }
     return 0;
 }
 
-static keyent *key_find(combine *c, const weir_value *row, uint64_t h, bool create)
+static keyent *key_create(combine *c, const weir_value *row, bool from_row, uint64_t h);
+
+/* The key's entry, or (create) a new one; NULL when absent or on no memory. The lookup is
+ * inlined into the per-record path; creating a key is not (it is rare, and large). */
+static inline keyent *key_find(combine *c, const weir_value *row, bool from_row, uint64_t h,
+                               bool create)
 {
     if (c->table_cap) {
-        size_t j = h & (c->table_cap - 1);
+        size_t j = home_slot(c, h, c->table_cap - 1);
         while (c->table[j]) {
-            if (c->table[j]->hash == h && key_equal(c, c->table[j], row)) return c->table[j];
+            if (c->table[j]->hash == h && key_equal(c, c->table[j], row, from_row))
+                return c->table[j];
             j = (j + 1) & (c->table_cap - 1);
         }
     }
-    if (!create) return NULL;
+    return create ? key_create(c, row, from_row, h) : NULL;
+}
+
+__attribute__((noinline)) static keyent *key_create(combine *c, const weir_value *row,
+                                                    bool from_row, uint64_t h)
+{
     if ((c->n_keys + 1) * 4 > c->table_cap * 3 && table_grow(c)) return NULL;
     uint32_t ng = c->cfg->n_group;
     size_t extra = 0;
     for (uint32_t i = 0; i < ng; i++) {
-        const weir_value *v = &row[c->cfg->group[i]];
+        const weir_value *v = key_val(c, row, from_row, i);
         if (v->type >= WEIR_TYPE_STRING && v->type <= WEIR_TYPE_JSON) extra += v->len + 1;
     }
     keyent *k = malloc(sizeof *k + ng * sizeof(weir_value) + extra);
     if (!k) return NULL;
-    *k = (keyent){.hash = h, .seq = c->key_seq++, .next_due = INT64_MAX};
+    *k = (keyent){
+        .hash = h, .seq = c->key_seq++, .next_due = INT64_MAX, .cap_win = 1, .stamp = c->epoch};
     char *p = (char *)(k->key + ng);
     for (uint32_t i = 0; i < ng; i++) {
-        k->key[i] = row[c->cfg->group[i]];
+        k->key[i] = *key_val(c, row, from_row, i);
         if (k->key[i].type >= WEIR_TYPE_STRING && k->key[i].type <= WEIR_TYPE_JSON) {
             memcpy(p, k->key[i].as.s, k->key[i].len);
             p[k->key[i].len] = 0;
@@ -454,39 +611,89 @@ static keyent *key_find(combine *c, const weir_value *row, uint64_t h, bool crea
             p += k->key[i].len + 1;
         }
     }
-    size_t j = h & (c->table_cap - 1);
+    size_t j = home_slot(c, h, c->table_cap - 1);
     while (c->table[j]) j = (j + 1) & (c->table_cap - 1);
     c->table[j] = k;
     c->n_keys++;
     return k;
 }
 
-/* Removes a key with no windows left (backward-shift deletion keeps probing correct). */
+static inline int64_t *slice_entry(const combine *c, const keyent *k, uint32_t i)
+{
+    /* entry: [start int64][rows int64][agg block] */
+    return (int64_t *)(k->slices + ((size_t)k->head + i) * c->slice_size);
+}
+
+static void free_slices(combine *c, keyent *k)
+{
+    if (c->cfg->aggs.owns_memory)
+        for (uint32_t j = 0; j < k->n_slices; j++)
+            agg_finish(&c->cfg->aggs, slice_entry(c, k, j) + 2);
+    free(k->slices);
+    k->slices = NULL;
+    k->n_slices = k->head = 0;
+}
+
+/* Removes a key with no windows left (backward-shift deletion keeps probing correct). Its
+ * memory goes when no timer entry points at it any more. */
 static void key_remove(combine *c, keyent *k)
 {
-    size_t mask = c->table_cap - 1, i = k->hash & mask;
+    size_t mask = c->table_cap - 1, i = home_slot(c, k->hash, mask);
     while (c->table[i] != k) i = (i + 1) & mask;
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
         if (!c->table[j]) break;
-        size_t home = c->table[j]->hash & mask;
+        size_t home = home_slot(c, c->table[j]->hash, mask);
         /* move j to i when home is not cyclically in (i, j] */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            /* a lazy snapshot's walk would miss a key moved behind it: it writes it now */
+            if (c->snap_w && i < c->snap_cursor && j >= c->snap_cursor &&
+                c->table[j]->stamp != c->epoch && snap_cow(c, c->table[j]))
+                TEST_COUNT(c, moved, 1);
             c->table[i] = c->table[j];
             i = j;
         }
     }
     c->table[i] = NULL;
     c->n_keys--;
-    free(k->wins);
-    free(k->slices);
-    free(k);
+    if (k->cap_win > 1) free(k->w.many);
+    k->cap_win = 1;
+    k->n_win = 0;
+    free_slices(c, k);
+    k->flags = (uint8_t)((k->flags & ~K_SCHEDULED) | K_REMOVED);
+    if (k->n_timers == 0 && !(k->flags & K_TOUCHED)) free(k);
 }
 
 /* ---- windows ---- */
 
-static win *win_create(combine *c, keyent *k, int64_t start, int64_t end)
+/* Index of the first window of k with start >= start. */
+static uint32_t win_lower_bound(keyent *k, int64_t start)
+{
+    win **ws = key_wins(k);
+    uint32_t lo = 0, hi = k->n_win;
+    if (hi && ws[hi - 1]->start < start) return hi; /* in-order records land last */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (ws[mid]->start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static win *win_find(keyent *k, int64_t start, int64_t end)
+{
+    win **ws = key_wins(k);
+    for (uint32_t i = win_lower_bound(k, start); i < k->n_win && ws[i]->start == start; i++)
+        if (ws[i]->end == end) return ws[i];
+    return NULL;
+}
+
+/* A new window of k at index pos of its windows (which must keep them sorted by start), not yet
+ * scheduled. */
+static win *win_insert(combine *c, keyent *k, uint32_t pos, int64_t start, int64_t end)
 {
     win *w = malloc(c->win_size);
     if (!w) return NULL;
@@ -494,33 +701,42 @@ static win *win_create(combine *c, keyent *k, int64_t start, int64_t end)
     w->start = start;
     w->end = end;
     w->key = k;
-    for (uint32_t b = 0; b < c->n_blocks; b++) agg_init(&c->cfg->aggs, win_block(c, w, b));
+    w->flags = W_END_PENDING;
+    if (c->has_cur) agg_init(&c->cfg->aggs, win_cur(c, w));
+    if (c->mode == WEIR_RETRACTING) agg_init(&c->cfg->aggs, win_prev(c, w));
     if (!c->default_trigger) t_reset(c, win_tstate(c, w), 0);
-    /* insert sorted by start */
-    if (k->n_win == k->cap_win) {
-        uint32_t cap = k->cap_win ? k->cap_win * 2 : 2;
-        win **ws = realloc(k->wins, cap * sizeof *ws);
+    if (k->n_win == k->cap_win) { /* the first window sits in the key entry itself */
+        uint32_t cap = k->cap_win * 2;
+        win **ws = k->cap_win > 1 ? realloc(k->w.many, cap * sizeof *ws) : malloc(cap * sizeof *ws);
         if (!ws) {
             free(w);
             return NULL;
         }
-        k->wins = ws;
+        if (k->cap_win <= 1 && k->n_win) ws[0] = k->w.one;
+        k->w.many = ws;
         k->cap_win = cap;
     }
-    uint32_t pos = k->n_win;
-    while (pos > 0 && k->wins[pos - 1]->start > start) pos--;
-    memmove(k->wins + pos + 1, k->wins + pos, (k->n_win - pos) * sizeof *k->wins);
-    k->wins[pos] = w;
+    win **ws = key_wins(k);
+    memmove(ws + pos + 1, ws + pos, (k->n_win - pos) * sizeof *ws);
+    ws[pos] = w;
     k->n_win++;
-    event_timer(c, w, end);
-    if (c->lateness > 0 && gc_time(c, w) != end) event_timer(c, w, gc_time(c, w));
+    return w;
+}
+
+/* The same, with the key visited when the watermark reaches the window's end. */
+static win *win_create_at(combine *c, keyent *k, uint32_t pos, int64_t start, int64_t end)
+{
+    win *w = win_insert(c, k, pos, start, end);
+    if (w) key_schedule(c, k, end);
     return w;
 }
 
 static void win_free(combine *c, win *w)
 {
-    if (c->cfg->aggs.owns_memory)
-        for (uint32_t b = 0; b < c->n_blocks; b++) agg_finish(&c->cfg->aggs, win_block(c, w, b));
+    if (c->cfg->aggs.owns_memory) {
+        if (c->has_cur) agg_finish(&c->cfg->aggs, win_cur(c, w));
+        if (c->mode == WEIR_RETRACTING) agg_finish(&c->cfg->aggs, win_prev(c, w));
+    }
     free(w);
 }
 
@@ -528,23 +744,23 @@ static void win_free(combine *c, win *w)
 static void win_retire(combine *c, win *w)
 {
     keyent *k = w->key;
-    for (uint32_t i = 0; i < k->n_win; i++)
-        if (k->wins[i] == w) {
-            memmove(k->wins + i, k->wins + i + 1, (k->n_win - i - 1) * sizeof *k->wins);
+    win **ws = key_wins(k);
+    for (uint32_t i = win_lower_bound(k, w->start); i < k->n_win; i++)
+        if (ws[i] == w) {
+            memmove(ws + i, ws + i + 1, (k->n_win - i - 1) * sizeof *ws);
             k->n_win--;
             break;
         }
+    if (k->cap_win > 1 && k->n_win <= 1) { /* back into the key entry */
+        win *only = k->n_win ? ws[0] : NULL;
+        free(k->w.many);
+        k->w.one = only;
+        k->cap_win = 1;
+    }
     w->flags |= W_DEAD;
     w->key = NULL;
     if (k->n_win == 0) key_remove(c, k);
     if (w->n_timers == 0) win_free(c, w);
-}
-
-static win *win_find(const keyent *k, int64_t start, int64_t end)
-{
-    for (uint32_t i = 0; i < k->n_win; i++)
-        if (k->wins[i]->start == start && k->wins[i]->end == end) return k->wins[i];
-    return NULL;
 }
 
 /* ---- output ---- */
@@ -606,6 +822,34 @@ nomem:
     fail_nomem(c);
 }
 
+/* Index of the first slice of k with start >= a. */
+static uint32_t slice_lower_bound(const combine *c, const keyent *k, int64_t a)
+{
+    uint32_t lo = 0, hi = k->n_slices;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (slice_entry(c, k, mid)[0] < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The slices of [start, end) combined, in the scratch block. */
+static void *slices_value(combine *c, const keyent *k, int64_t start, int64_t end)
+{
+    void *acc = c->scratch_block;
+    agg_finish(&c->cfg->aggs, acc);
+    agg_init(&c->cfg->aggs, acc);
+    for (uint32_t i = slice_lower_bound(c, k, start); i < k->n_slices; i++) {
+        const int64_t *sl = slice_entry(c, k, i);
+        if (sl[0] >= end) break;
+        if (sl[1] && agg_merge(&c->cfg->aggs, acc, sl + 2)) fail_nomem(c);
+    }
+    return acc;
+}
+
 /* Fires a pane of w (§4, §6). `finished`: the trigger finished with this firing. */
 static void fire(combine *c, win *w, bool finished)
 {
@@ -616,12 +860,16 @@ static void fire(combine *c, win *w, bool finished)
         return; /* only on-time panes may be empty */
     bool last = finished || c->wm >= gc_time(c, w);
     uint32_t index = w->next_index;
-    void *value = win_block(c, w, 0);
+    /* sliced: the window's slices, except for a discarding pane after the first one */
+    bool own = c->has_cur && (!c->sliced || (w->flags & W_EMITTED_BOUNDS));
+    void *value = own ? win_cur(c, w) : slices_value(c, w->key, w->start, w->end);
     switch (c->mode) {
     case WEIR_DISCARDING:
         emit_row(c, w->key, w, value, timing, index, last, WEIR_OP_INSERT);
-        agg_finish(&c->cfg->aggs, value);
-        agg_init(&c->cfg->aggs, value);
+        if (own) {
+            agg_finish(&c->cfg->aggs, value);
+            agg_init(&c->cfg->aggs, value);
+        }
         break;
     case WEIR_ACCUMULATING:
         emit_row(c, w->key, w, value, timing, index, last,
@@ -629,12 +877,12 @@ static void fire(combine *c, win *w, bool finished)
         break;
     case WEIR_RETRACTING:
         if (w->flags & W_EMITTED_BOUNDS) {
-            emit_row(c, w->key, w, win_block(c, w, 1), timing, index, last, WEIR_OP_UPDATE_BEFORE);
+            emit_row(c, w->key, w, win_prev(c, w), timing, index, last, WEIR_OP_UPDATE_BEFORE);
             emit_row(c, w->key, w, value, timing, index, last, WEIR_OP_UPDATE_AFTER);
         } else {
             emit_row(c, w->key, w, value, timing, index, last, WEIR_OP_INSERT);
         }
-        if (agg_copy(&c->cfg->aggs, win_block(c, w, 1), value)) fail_nomem(c);
+        if (agg_copy(&c->cfg->aggs, win_prev(c, w), value)) fail_nomem(c);
         break;
     }
     w->pending = 0;
@@ -645,7 +893,7 @@ static void fire(combine *c, win *w, bool finished)
     if (timing != WEIR_PANE_EARLY) w->flags |= W_EMITTED_NONEARLY;
 }
 
-/* Evaluates w's trigger and fires if it says so; retires w when the trigger finished. */
+/* Evaluates w's trigger and fires if it says so; closes w when the trigger finished. */
 static void evaluate(combine *c, win *w, int64_t now)
 {
     if (!should_fire(c, w, now)) return;
@@ -658,8 +906,27 @@ static void evaluate(combine *c, win *w, int64_t now)
 static void collect(combine *c, win *w)
 {
     if (w->pending > 0 && !(w->flags & W_CLOSED)) fire(c, w, true);
+    if (c->sliced) {
+        /* windows are collected in order of start: no window left holds a slice before the
+         * next start */
+        keyent *k = w->key;
+        int64_t keep_from = sat_add(w->start, c->wf.period);
+        while (k->n_slices && slice_entry(c, k, 0)[0] < keep_from) {
+            agg_finish(&c->cfg->aggs, slice_entry(c, k, 0) + 2);
+            k->head++;
+            k->n_slices--;
+        }
+        if (k->n_slices == 0) k->head = 0;
+    }
     win_retire(c, w);
 }
+
+#define SWAP_WIN(x, y)                                                                             \
+    do {                                                                                           \
+        win *t_ = (x);                                                                             \
+        (x) = (y);                                                                                 \
+        (y) = t_;                                                                                  \
+    } while (0)
 
 static int due_cmp(const void *a, const void *b)
 {
@@ -667,6 +934,52 @@ static int due_cmp(const void *a, const void *b)
     if (x->end != y->end) return x->end < y->end ? -1 : 1;
     if (x->key->seq != y->key->seq) return x->key->seq < y->key->seq ? -1 : 1;
     return (x->start > y->start) - (x->start < y->start);
+}
+
+static inline bool due_less(const win *x, const win *y)
+{
+    return due_cmp(&x, &y) < 0;
+}
+
+/* Sorts the due windows in place (qsort's merge sort takes a buffer as large as the array:
+ * 80 MB more at the moment 10M keys' windows fire together, the peak of a run's memory).
+ * Quicksort with a median of three and insertion sort for short ranges, the smaller side by
+ * recursion (depth at most log2 n); the order is total (end, key creation, start), so the
+ * result is the same as with any sort. */
+static void sort_due(win **a, size_t n)
+{
+    while (n > 16) {
+        size_t m = n / 2;
+        if (due_less(a[m], a[0])) SWAP_WIN(a[m], a[0]);
+        if (due_less(a[n - 1], a[0])) SWAP_WIN(a[n - 1], a[0]);
+        if (due_less(a[n - 1], a[m])) SWAP_WIN(a[n - 1], a[m]);
+        win *pivot = a[m];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (due_less(a[i], pivot)) i++;
+            while (due_less(pivot, a[j])) j--;
+            if (i >= j) break;
+            SWAP_WIN(a[i], a[j]);
+            i++;
+            j--;
+        }
+        /* [0, j] <= pivot <= [j + 1, n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            sort_due(a, left);
+            a += left;
+            n -= left;
+        } else {
+            sort_due(a + left, n - left);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        win *x = a[i];
+        size_t j = i;
+        for (; j > 0 && due_less(x, a[j - 1]); j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
 }
 
 static void due_add(combine *c, win *w)
@@ -683,7 +996,21 @@ static void due_add(combine *c, win *w)
     c->due[c->n_due++] = w;
 }
 
-static void timer_done(combine *c, win *w)
+static void touched_add(combine *c, keyent *k)
+{
+    if (k->flags & K_TOUCHED) return;
+    if (c->n_touched == c->cap_touched) {
+        size_t cap = c->cap_touched ? c->cap_touched * 2 : 256;
+        keyent **t = realloc(c->touched, cap * sizeof *t);
+        if (!t) return fail_nomem(c);
+        c->touched = t;
+        c->cap_touched = cap;
+    }
+    k->flags |= K_TOUCHED;
+    c->touched[c->n_touched++] = k;
+}
+
+static void proc_timer_done(combine *c, win *w)
 {
     if (--w->n_timers == 0 && (w->flags & W_DEAD)) win_free(c, w);
 }
@@ -691,6 +1018,7 @@ static void timer_done(combine *c, win *w)
 static void slice_advance(combine *c, int64_t wm);
 static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row, int sign,
                          bool *dropped_some);
+static int64_t *slice_get(combine *c, keyent *k, int64_t a);
 
 /* The output watermark rises: downstream sees this value too, as a mark of the output batch. */
 static void set_out_wm(combine *c, int64_t wm)
@@ -704,31 +1032,52 @@ static void advance(combine *c, int64_t wm)
 {
     if (wm <= c->wm) return;
     c->wm = wm;
-    if (c->slicing) {
+    if (c->fast) {
         slice_advance(c, wm);
         set_out_wm(c, wm);
         return;
     }
     const timer_entry *t;
-    while ((t = timer_heap_top(&c->event_timers)) && t->time <= wm) {
-        win *w = timer_heap_pop(&c->event_timers).target;
-        due_add(c, w);
-        timer_done(c, w);
+    while ((t = timer_heap_top(&c->key_timers)) && t->time <= wm) {
+        timer_entry te = timer_heap_pop(&c->key_timers);
+        keyent *k = te.target;
+        k->n_timers--;
+        if (k->flags & K_REMOVED) {
+            if (k->n_timers == 0 && !(k->flags & K_TOUCHED)) free(k);
+            continue;
+        }
+        if (!(k->flags & K_SCHEDULED) || te.time != k->next_due) continue; /* stale */
+        key_changing(c, k);
+        k->flags &= ~K_SCHEDULED;
+        touched_add(c, k);
+        /* its due windows: those the watermark passes the end of for the first time, and those
+         * to collect; windows are sorted by end */
+        win **ws = key_wins(k);
+        for (uint32_t i = 0; i < k->n_win && ws[i]->end <= wm; i++)
+            if ((ws[i]->flags & W_END_PENDING) || gc_time(c, ws[i]) <= wm) due_add(c, ws[i]);
     }
     if (c->n_due) {
-        /* windows whose timers all popped but that are still alive stay allocated: n_timers only
-         * counts heap entries; they are freed by win_retire once dead */
-        qsort(c->due, c->n_due, sizeof *c->due, due_cmp);
+        sort_due(c->due, c->n_due);
         int64_t now = c->default_trigger ? 0 : weir_operator_now(c->op);
         for (size_t i = 0; i < c->n_due; i++) {
             win *w = c->due[i];
             w->flags &= ~W_DUE;
             if (w->flags & W_DEAD) continue;
-            if (w->end <= wm) evaluate(c, w, now);
+            w->flags &= ~W_END_PENDING;
+            evaluate(c, w, now);
             if (gc_time(c, w) <= wm) collect(c, w);
         }
         c->n_due = 0;
     }
+    for (size_t i = 0; i < c->n_touched; i++) {
+        keyent *k = c->touched[i];
+        k->flags &= ~K_TOUCHED;
+        if (!(k->flags & K_REMOVED))
+            key_reschedule(c, k);
+        else if (k->n_timers == 0)
+            free(k);
+    }
+    c->n_touched = 0;
     set_out_wm(c, wm);
 }
 
@@ -736,7 +1085,9 @@ static void advance(combine *c, int64_t wm)
 
 static void add_to(combine *c, win *w, const weir_value *row, int sign, int64_t now)
 {
-    if (agg_add(&c->cfg->aggs, win_block(c, w, 0), row, sign)) return fail_nomem(c);
+    if (c->has_cur && (!c->sliced || (w->flags & W_EMITTED_BOUNDS)) &&
+        agg_add(&c->cfg->aggs, win_cur(c, w), row, sign))
+        return fail_nomem(c);
     if (w->pending != UINT32_MAX) w->pending++; /* only "any pending?" matters: saturate */
     if (!c->default_trigger) t_on_element(c, w, win_tstate(c, w), 0, now);
     evaluate(c, w, now);
@@ -746,9 +1097,9 @@ static void add_to(combine *c, win *w, const weir_value *row, int sign, int64_t 
 static void merge_into(combine *c, win *dst, win *part)
 {
     if (c->mode == WEIR_RETRACTING && (part->flags & W_EMITTED_BOUNDS))
-        emit_row(c, part->key, part, win_block(c, part, 1), part->last_timing, part->last_index,
-                 false, WEIR_OP_DELETE);
-    if (agg_merge(&c->cfg->aggs, win_block(c, dst, 0), win_block(c, part, 0))) fail_nomem(c);
+        emit_row(c, part->key, part, win_prev(c, part), part->last_timing, part->last_index, false,
+                 WEIR_OP_DELETE);
+    if (agg_merge(&c->cfg->aggs, win_cur(c, dst), win_cur(c, part))) fail_nomem(c);
     dst->pending =
         dst->pending > UINT32_MAX - part->pending ? UINT32_MAX : dst->pending + part->pending;
     if (part->next_index > dst->next_index) dst->next_index = part->next_index;
@@ -763,9 +1114,10 @@ static bool handle_session(combine *c, keyent *k, int64_t t, const weir_value *r
     int64_t s = t, e = sat_add(t, c->wf.gap);
     if (c->wm >= sat_add(e, c->lateness)) return false; /* §3: tested on [t, t+gap) */
     int64_t ms = s, me = e;
+    win **ws = key_wins(k);
     uint32_t first = k->n_win, n_over = 0;
     for (uint32_t i = 0; i < k->n_win; i++) {
-        win *w = k->wins[i];
+        win *w = ws[i];
         if (w->start < e && s < w->end) { /* strict overlap (§5) */
             if (w->flags & W_CLOSED) return false;
             if (first == k->n_win) first = i;
@@ -776,11 +1128,13 @@ static bool handle_session(combine *c, keyent *k, int64_t t, const weir_value *r
     }
     win *target = NULL;
     if (n_over == 0) {
-        target = win_create(c, k, s, e);
+        uint32_t pos = win_lower_bound(k, s);
+        while (pos < k->n_win && ws[pos]->start == s) pos++;
+        target = win_create_at(c, k, pos, s, e);
         if (!target) return fail_nomem(c), true;
     } else {
         /* overlapping windows are contiguous in start order */
-        win **parts = k->wins + first;
+        win **parts = ws + first;
         win *same = NULL;
         for (uint32_t i = 0; i < n_over; i++)
             if (parts[i]->start == ms && parts[i]->end == me) same = parts[i];
@@ -790,7 +1144,9 @@ static bool handle_session(combine *c, keyent *k, int64_t t, const weir_value *r
         if (same) {
             target = same;
         } else {
-            target = win_create(c, k, ms, me);
+            uint32_t pos = first;
+            while (pos < k->n_win && ws[pos]->start <= ms) pos++;
+            target = win_create_at(c, k, pos, ms, me);
             if (!target) {
                 if (plist != list) free(plist);
                 return fail_nomem(c), true;
@@ -819,10 +1175,52 @@ static bool handle_session(combine *c, keyent *k, int64_t t, const weir_value *r
             }
         }
         if (same) {
-            event_timer(c, target, target->end);
+            target->flags |= W_END_PENDING;
+            key_schedule(c, k, target->end);
         }
     }
     add_to(c, target, row, sign, now);
+    return true;
+}
+
+/* Sliding windows with window records (see the file comment): the record goes to its slice
+ * once, then to the bookkeeping of each of its windows. */
+static bool sliced_record(combine *c, keyent *k, int64_t t, const weir_value *row, int sign,
+                          int64_t now, bool *dropped_some)
+{
+    int64_t size = c->wf.size, period = c->wf.period;
+    int64_t last = weir_fixed_start(t, period, c->wf.offset); /* the last start <= t */
+    int64_t lowest = first_window_start(last, t, size, period);
+    /* kept in at least one window? The slice must hold it before any of them fires. */
+    bool kept = false;
+    for (int64_t s = lowest; s <= last && !kept; s += period) {
+        if (c->wm >= sat_add(s + size, c->lateness)) continue;
+        win *w = win_find(k, s, s + size);
+        kept = !w || !(w->flags & W_CLOSED);
+    }
+    if (!kept) {
+        *dropped_some = true;
+        return false;
+    }
+    int64_t *e = slice_get(c, k, weir_fixed_start(t, c->slice, c->wf.offset));
+    if (!e) return fail_nomem(c), true;
+    e[1]++;
+    if (agg_add(&c->cfg->aggs, e + 2, row, sign)) fail_nomem(c);
+    uint32_t pos = win_lower_bound(k, lowest);
+    for (int64_t s = lowest; s <= last && !c->status; s += period) {
+        win **ws = key_wins(k);
+        win *w = pos < k->n_win && ws[pos]->start == s ? ws[pos] : NULL;
+        if (w) pos++;
+        if (c->wm >= sat_add(s + size, c->lateness) || (w && (w->flags & W_CLOSED))) { /* §3 */
+            *dropped_some = true;
+            continue;
+        }
+        if (!w) {
+            if (!(w = win_create_at(c, k, pos, s, s + size))) return fail_nomem(c), true;
+            pos++;
+        }
+        add_to(c, w, row, sign, now);
+    }
     return true;
 }
 
@@ -836,12 +1234,13 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
         const weir_value *op = &row[c->cfg->op_field];
         if (op->type == WEIR_TYPE_STRING && op->len == 2 && op->as.s[0] == '-') sign = -1;
     }
-    uint64_t h = key_hash(c, row);
-    keyent *k = key_find(c, row, h, true);
+    uint64_t h = key_hash(c, row, true);
+    keyent *k = key_find(c, row, true, h, true);
     if (!k) return fail_nomem(c), true;
+    key_changing(c, k);
     bool kept = false;
     *dropped_some = false;
-    if (c->slicing) {
+    if (c->fast) {
         kept = slice_record(c, k, t, row, sign, dropped_some);
         if (k->n_slices == 0 && k->n_timers == 0) key_remove(c, k);
         return kept;
@@ -851,40 +1250,28 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
         kept = handle_session(c, k, t, row, sign, now);
         *dropped_some = !kept;
         break;
+    case WEIR_WINDOW_SLIDING: kept = sliced_record(c, k, t, row, sign, now, dropped_some); break;
     case WEIR_WINDOW_GLOBAL:
-    case WEIR_WINDOW_FIXED:
-    case WEIR_WINDOW_SLIDING: {
-        int64_t size = c->wf.size, period, start;
-        if (c->wf.type == WEIR_WINDOW_GLOBAL) {
-            start = WEIR_TIME_MIN;
-            size = 0;
-            period = 1;
-        } else if (c->wf.type == WEIR_WINDOW_FIXED) {
-            start = weir_fixed_start(t, size, c->wf.offset);
-            period = size;
-        } else {
-            period = c->wf.period;
-            start = weir_fixed_start(t, period, c->wf.offset); /* the last start <= t */
+    case WEIR_WINDOW_FIXED: {
+        int64_t s = WEIR_TIME_MIN, e = WEIR_TIME_MAX;
+        if (c->wf.type == WEIR_WINDOW_FIXED) {
+            s = weir_fixed_start(t, c->wf.size, c->wf.offset);
+            e = s + c->wf.size;
         }
-        /* windows [s, s+size) with s ≡ offset (mod period) and t - size < s <= t, oldest first */
-        int64_t lowest = start;
-        if (c->wf.type == WEIR_WINDOW_SLIDING) lowest = first_window_start(start, t, size, period);
-        for (int64_t s = lowest; s <= start; s += period) {
-            int64_t e = c->wf.type == WEIR_WINDOW_GLOBAL ? WEIR_TIME_MAX : s + size;
-            if (c->wm >= sat_add(e, c->lateness)) { /* §3 */
-                *dropped_some = true;
-                continue;
-            }
-            win *w = win_find(k, s, e);
-            if (w && (w->flags & W_CLOSED)) {
-                *dropped_some = true;
-                continue;
-            }
-            if (!w && !(w = win_create(c, k, s, e))) return fail_nomem(c), true;
-            add_to(c, w, row, sign, now);
-            kept = true;
-            if (c->wf.type == WEIR_WINDOW_GLOBAL) break;
+        if (c->wm >= sat_add(e, c->lateness)) { /* §3 */
+            *dropped_some = true;
+            break;
         }
+        uint32_t pos = win_lower_bound(k, s);
+        win **ws = key_wins(k);
+        win *w = pos < k->n_win && ws[pos]->start == s ? ws[pos] : NULL;
+        if (w && (w->flags & W_CLOSED)) {
+            *dropped_some = true;
+            break;
+        }
+        if (!w && !(w = win_create_at(c, k, pos, s, e))) return fail_nomem(c), true;
+        add_to(c, w, row, sign, now);
+        kept = true;
         break;
     }
     }
@@ -892,17 +1279,15 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
     return kept;
 }
 
-/* ---- sliding windows by slicing ----
+/* ---- fast slicing: sliding windows, default trigger, no allowed lateness ----
  *
- * With the default trigger and no allowed lateness every sliding window emits exactly one pane,
- * when the watermark passes its end. Then a record does not need to update the size/period
- * windows it falls in: each key keeps partial aggregates per slice of width gcd(size, period)
- * (Scotty's and Arroyo's technique), and a window's value is the combination of its slices,
- * computed once, when it fires. A record that arrives after some of its windows fired still lands
- * in its slice: those windows already emitted without it (it was dropped from them, §3) and the
- * later ones include it, as the spec requires. Slices are kept sorted in a compact array per key;
- * those whose last window fired are dropped. One timer per key points at its next window end with
- * data. Other configurations use the general per-window path above. */
+ * Every window emits exactly one pane, when the watermark passes its end, so there is no
+ * per-window state at all: a window's value is the combination of its slices, computed once,
+ * when it fires. A record that arrives after some of its windows fired still lands in its
+ * slice: those windows already emitted without it (it was dropped from them, §3) and the
+ * later ones include it, as the spec requires. Slices are kept sorted in a compact array per
+ * key; those whose last window fired are dropped. One timer per key points at its next window
+ * end with data (next_due, INT64_MAX for none). */
 
 static inline int64_t mod_pos(int64_t a, int64_t m)
 {
@@ -918,12 +1303,6 @@ static inline int64_t end_after(const combine *c, int64_t x)
     int64_t y = x + 1;
     int64_t up = mod_pos(eoff - y, c->wf.period);
     return sat_add(y, up);
-}
-
-static inline int64_t *slice_entry(const combine *c, const keyent *k, uint32_t i)
-{
-    /* entry: [start int64][count int64][agg block] */
-    return (int64_t *)(k->slices + ((size_t)k->head + i) * c->slice_size);
 }
 
 static void key_timer(combine *c, keyent *k, int64_t t)
@@ -951,17 +1330,18 @@ static int64_t *slice_get(combine *c, keyent *k, int64_t a)
             hi = mid;
     }
     if (lo < k->n_slices && slice_entry(c, k, lo)[0] == a) return slice_entry(c, k, lo);
-    if (k->head + k->n_slices == k->cap_slices) {
+    uint32_t cap = k->slices ? 1u << k->slices_log2 : 0;
+    if (k->head + k->n_slices == cap) {
         if (k->head > 0) { /* compact */
             memmove(k->slices, k->slices + (size_t)k->head * c->slice_size,
                     (size_t)k->n_slices * c->slice_size);
             k->head = 0;
         } else {
-            uint32_t cap = k->cap_slices ? k->cap_slices * 2 : 4;
-            char *ns = realloc(k->slices, (size_t)cap * c->slice_size);
+            uint8_t lg = k->slices ? (uint8_t)(k->slices_log2 + 1) : 0;
+            char *ns = realloc(k->slices, ((size_t)1 << lg) * c->slice_size);
             if (!ns) return NULL;
             k->slices = ns;
-            k->cap_slices = cap;
+            k->slices_log2 = lg;
         }
     }
     char *at = (char *)slice_entry(c, k, lo);
@@ -988,7 +1368,7 @@ static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row
     *dropped_some = c->wm >= sat_add(first_start, size);
     int64_t *e = slice_get(c, k, weir_fixed_start(t, c->slice, c->wf.offset));
     if (!e) return fail_nomem(c), true;
-    e[1] += sign;
+    e[1]++; /* rows, whatever their sign: a window with rows exists (and fires) */
     if (agg_add(&c->cfg->aggs, e + 2, row, sign)) fail_nomem(c);
     int64_t due = end_after(c, c->wm > t ? c->wm : t);
     key_timer(c, k, due);
@@ -1043,6 +1423,7 @@ static void slice_advance(combine *c, int64_t wm)
         keyent *k = te.target;
         k->n_timers--;
         if (te.time == k->next_due) {
+            key_changing(c, k);
             slice_fire(c, k, wm);
             if (k->next_due != INT64_MAX && timer_heap_push(&c->key_timers, k->next_due, k) == 0)
                 k->n_timers++;
@@ -1050,6 +1431,431 @@ static void slice_advance(combine *c, int64_t wm)
         if (k->n_slices == 0 && k->n_timers == 0) key_remove(c, k);
     }
 }
+
+/* ---- checkpoints ----
+ *
+ * What a snapshot holds (format version 1, in the snapshot writer's encoding):
+ *   WEIR_SNAP_SHARED: u32 version, u64 fingerprint of the configuration (below), i64 input
+ *     watermark, i64 output watermark, u64 next key sequence number.
+ *   one section per key group with keys: u32 version, u64 fingerprint, u32 keys, then per key
+ *     its n_group values, u64 creation sequence, i64 next_due (fast slicing: the next window
+ *     end with data), u32 slices and per slice i64 start, i64 rows, the aggregate block; then,
+ *     unless fast slicing (no window records), u32 windows and per window (sorted by start)
+ *     i64 start, i64 end, u32 pending, u32 next_index, u32 last_index, u8 flags, u8
+ *     last_timing, the pane's block (when windows hold one), the last emitted block
+ *     (retracting), per trigger node (non-default triggers) i64 v, u8 finished, u8 idx, u8
+ *     phase, and u32 processing-time timers with their i64 times. Blocks are agg_snapshot's
+ *     encoding.
+ * The heaps are not written. A key's event-time timer is rebuilt from its windows by
+ * key_reschedule: the live entry may be earlier (an earlier visit stands in key_schedule), but
+ * a visit before that deadline finds nothing due, so the firings are the same. A fast-slicing
+ * key's timer is its next_due. The processing-time entries of a live window are written as
+ * they stand, stale ones included (a stale entry still makes the window be evaluated at its
+ * time); those of merged-away windows are not (they evaluate nothing).
+ *
+ * Keys go under weir_key_group of their values, which is the exchange's hash (key_hash) mod
+ * WEIR_KEY_GROUPS; a Combine without group fields has one key, and the exchange sends all its
+ * rows to worker 0, the owner of group 0 at any worker count: it goes under group 0.
+ *
+ * Lazy snapshots (weir_operator_class.snapshot_more). The pause at the checkpoint writes only
+ * the shared section and a sorted copy of the processing-time heap; the keys follow in
+ * snapshot_more calls between batches, a walk of the hash table from a cursor, each call's
+ * keys grouped by key group into one section per group (a group has many sections, each
+ * restored on its own). Meanwhile the state must stay what it was at the checkpoint, so
+ * every change of a key's state is preceded by key_changing: a record for it (handle_record),
+ * its windows firing or collected on a watermark advance (advance, slice_advance), a
+ * processing-time firing (on_time); session merges and the key's removal happen under these.
+ * A key not yet written is then written at once, in a section of its own. Which keys are
+ * written is an epoch: each snapshot bumps it and stamps every key it writes, by the walk or
+ * by copy-on-write, and keys created meanwhile are born stamped (they are not part of it).
+ * Since every snapshot stamps every key of the table, stamps are the current epoch or the one
+ * before, and one byte does. The walk is kept complete while the table changes: a growth of
+ * the table starts it over at 0 (the stamps skip what it wrote), and a removal whose
+ * backward shift moves a key from ahead of the cursor to behind it writes that key first. An
+ * unwritten key's windows are those it had at the checkpoint, so the copy of the
+ * processing-time entries finds theirs, as it stood. */
+
+#define SNAP_VERSION 2u
+
+static uint64_t fp_mix(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) h = (h ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Everything the layout and meaning of the state depend on. */
+static uint64_t config_fingerprint(const combine *c)
+{
+    const combine_config *cfg = c->cfg;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const int64_t wv[] = {c->wf.type,          c->wf.size, c->wf.period, c->wf.offset, c->wf.gap,
+                          c->lateness,         c->mode,    cfg->n_group, cfg->aggs.n,  c->n_nodes,
+                          cfg->aggs.state_size};
+    for (size_t i = 0; i < sizeof wv / sizeof *wv; i++) h = fp_mix(h, (uint64_t)wv[i]);
+    for (uint32_t i = 0; i < cfg->n_group; i++) h = fp_mix(h, (uint64_t)(int64_t)cfg->group[i]);
+    h = fp_mix(h, (uint64_t)(int64_t)cfg->op_field);
+    for (uint32_t i = 0; i < cfg->aggs.n; i++) {
+        h = fp_mix(h, cfg->aggs.defs[i].kind);
+        h = fp_mix(h, (uint64_t)(int64_t)cfg->aggs.defs[i].field);
+    }
+    for (uint32_t i = 0; i < c->n_nodes; i++) {
+        const tnode *n = &c->nodes[i];
+        const int64_t nv[] = {n->type, n->count, n->delay, n->early,
+                              n->late, n->of,    n->first, n->n};
+        for (size_t j = 0; j < sizeof nv / sizeof *nv; j++) h = fp_mix(h, (uint64_t)nv[j]);
+    }
+    for (uint32_t i = 0; i < c->n_kids; i++) h = fp_mix(h, c->kids[i]);
+    return h;
+}
+
+static uint32_t key_group(const combine *c, const keyent *k)
+{
+    return c->cfg->n_group ? (uint32_t)(k->hash % WEIR_KEY_GROUPS) : 0;
+}
+
+/* Whether k holds state (keys left without any wait for their stale timers). */
+static bool key_live(const combine *c, const keyent *k)
+{
+    return c->fast ? k->n_slices > 0 : k->n_win > 0;
+}
+
+static int target_cmp(const void *a, const void *b)
+{
+    const timer_entry *x = a, *y = b;
+    uintptr_t p = (uintptr_t)x->target, q = (uintptr_t)y->target;
+    if (p != q) return p < q ? -1 : 1;
+    return (x->time > y->time) - (x->time < y->time);
+}
+
+static int snap_window(const combine *c, const win *w, const timer_entry *pt, size_t n_pt,
+                       weir_snap_writer *wr)
+{
+    const agg_set *aggs = &c->cfg->aggs;
+    weir_snap_i64(wr, w->start);
+    weir_snap_i64(wr, w->end);
+    weir_snap_u32(wr, w->pending);
+    weir_snap_u32(wr, w->next_index);
+    weir_snap_u32(wr, w->last_index);
+    weir_snap_u8(wr, (uint8_t)(w->flags & ~(W_DUE | W_DEAD)));
+    weir_snap_u8(wr, w->last_timing);
+    if (c->has_cur) agg_snapshot(aggs, win_cur(c, w), wr);
+    if (c->mode == WEIR_RETRACTING) agg_snapshot(aggs, win_prev(c, w), wr);
+    if (!c->default_trigger) {
+        const tstate *s = win_tstate(c, w);
+        for (uint32_t i = 0; i < c->n_nodes; i++) {
+            weir_snap_i64(wr, s[i].v);
+            weir_snap_u8(wr, s[i].finished);
+            weir_snap_u8(wr, s[i].idx);
+            weir_snap_u8(wr, s[i].phase);
+        }
+    }
+    /* this window's processing-time entries: a run of pt (sorted by target) */
+    size_t lo = 0, hi = n_pt;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if ((uintptr_t)pt[mid].target < (uintptr_t)w)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < n_pt && pt[end].target == w) end++;
+    int rc = weir_snap_u32(wr, (uint32_t)(end - lo));
+    for (size_t i = lo; i < end; i++) rc = weir_snap_i64(wr, pt[i].time);
+    return rc; /* a failed writer fails every later put */
+}
+
+static int snap_key(const combine *c, const keyent *k, const timer_entry *pt, size_t n_pt,
+                    weir_snap_writer *wr)
+{
+    for (uint32_t i = 0; i < c->cfg->n_group; i++) weir_snap_value(wr, &k->key[i]);
+    weir_snap_u64(wr, k->seq);
+    weir_snap_i64(wr, k->next_due);
+    int rc = weir_snap_u32(wr, k->n_slices);
+    for (uint32_t i = 0; i < k->n_slices; i++) {
+        const int64_t *sl = slice_entry(c, k, i);
+        weir_snap_i64(wr, sl[0]);
+        weir_snap_i64(wr, sl[1]);
+        rc = agg_snapshot(&c->cfg->aggs, sl + 2, wr);
+    }
+    if (!c->fast) {
+        rc = weir_snap_u32(wr, k->n_win);
+        win **ws = key_wins((keyent *)k);
+        for (uint32_t i = 0; i < k->n_win && !rc; i++) rc = snap_window(c, ws[i], pt, n_pt, wr);
+    }
+    return rc;
+}
+
+/* The header of a key group's section: format version, fingerprint, number of keys. */
+static int snap_group_header(const combine *c, weir_snap_writer *wr, uint32_t g, uint32_t n)
+{
+    weir_snap_section(wr, g);
+    weir_snap_u32(wr, SNAP_VERSION);
+    weir_snap_u64(wr, c->fingerprint);
+    return weir_snap_u32(wr, n);
+}
+
+/* Copy-on-write: k is about to change (or move) and the snapshot in progress has not written
+ * it yet. Returns whether it wrote anything (keys without state are left out). */
+static bool snap_cow(combine *c, keyent *k)
+{
+    k->stamp = c->epoch;
+    if (!key_live(c, k)) return false;
+    int rc = snap_group_header(c, c->snap_w, key_group(c, k), 1);
+    if (!rc) rc = snap_key(c, k, c->snap_pt, c->snap_n_pt, c->snap_w);
+    if (rc && !c->snap_rc) c->snap_rc = rc;
+    return true;
+}
+
+/* The snapshot is complete (or abandoned). */
+static void snap_end(combine *c)
+{
+    c->snap_w = NULL;
+    free(c->snap_pt);
+    c->snap_pt = NULL;
+    c->snap_n_pt = 0;
+    free(c->snap_keys);
+    c->snap_keys = NULL;
+    c->cap_snap_keys = 0;
+}
+
+/* Writes the shared section and starts a lazy snapshot of the keys (snapshot_more). */
+static int combine_snapshot(weir_operator *op, weir_snap_writer *wr)
+{
+    combine *c = op->state;
+    snap_end(c); /* an unfinished one (there is none: the engine finishes each first) */
+    weir_snap_section(wr, WEIR_SNAP_SHARED);
+    weir_snap_u32(wr, SNAP_VERSION);
+    weir_snap_u64(wr, c->fingerprint);
+    weir_snap_i64(wr, c->wm);
+    weir_snap_i64(wr, c->out_wm);
+    weir_snap_u64(wr, c->slot_seed);
+    int rc = weir_snap_u64(wr, c->key_seq);
+    if (rc || c->n_keys == 0) return rc;
+    /* the processing-time entries as they stand: an unwritten key's are unchanged until it is
+     * written, and its windows are the ones it had (a key is written before any change) */
+    size_t n_pt = c->proc_timers.n;
+    if (n_pt) {
+        c->snap_pt = malloc(n_pt * sizeof *c->snap_pt);
+        if (!c->snap_pt) return WEIR_ENOMEM;
+        memcpy(c->snap_pt, c->proc_timers.e, n_pt * sizeof *c->snap_pt);
+        qsort(c->snap_pt, n_pt, sizeof *c->snap_pt, target_cmp);
+        c->snap_n_pt = n_pt;
+    }
+    c->epoch++; /* every key has the previous stamp: each snapshot stamps all of them */
+    c->snap_w = wr;
+    c->snap_cursor = 0;
+    c->snap_rc = 0;
+    return WEIR_SNAP_MORE;
+}
+
+/* Walks the table on from the cursor: up to `budget` keys not written yet (0: all), and at
+ * most 4 x budget + 256 table slots (a walk over many keys already written by copy-on-write,
+ * or started over, stays short), written by key group, one section per group. */
+static int combine_snapshot_more(weir_operator *op, weir_snap_writer *wr, uint32_t budget)
+{
+    combine *c = op->state;
+    if (!c->snap_w) return 0;
+    c->snap_w = wr;
+    if (c->snap_rc) {
+        int rc = c->snap_rc;
+        snap_end(c);
+        return rc;
+    }
+    if (c->test_budget && budget > c->test_budget) budget = c->test_budget;
+    /* the keys not written yet are at most n_keys */
+    size_t max_keys = budget ? budget : SIZE_MAX, want = budget ? budget : c->n_keys + 1;
+    size_t max_slots = budget ? (size_t)budget * 4 + 256 : SIZE_MAX;
+    if (c->cap_snap_keys < want) {
+        keyent **ks = realloc(c->snap_keys, 2 * want * sizeof *ks);
+        if (!ks) {
+            snap_end(c);
+            return WEIR_ENOMEM;
+        }
+        c->snap_keys = ks;
+        c->cap_snap_keys = want;
+    }
+    keyent **found = c->snap_keys, **order = c->snap_keys + c->cap_snap_keys;
+    size_t n = 0;
+    for (size_t scanned = 0; c->snap_cursor < c->table_cap && n < max_keys && scanned < max_slots;
+         scanned++) {
+        keyent *k = c->table[c->snap_cursor++];
+        if (!k || k->stamp == c->epoch) continue;
+        k->stamp = c->epoch;
+        if (key_live(c, k)) found[n++] = k;
+    }
+    /* by group: counting sort */
+    uint32_t start[WEIR_KEY_GROUPS + 1] = {0};
+    for (size_t i = 0; i < n; i++) start[key_group(c, found[i]) + 1]++;
+    for (uint32_t g = 0; g < WEIR_KEY_GROUPS; g++) start[g + 1] += start[g];
+    uint32_t fill[WEIR_KEY_GROUPS];
+    memcpy(fill, start, sizeof fill);
+    for (size_t i = 0; i < n; i++) order[fill[key_group(c, found[i])]++] = found[i];
+    int rc = 0;
+    for (uint32_t g = 0; g < WEIR_KEY_GROUPS && !rc; g++) {
+        if (start[g] == start[g + 1]) continue;
+        rc = snap_group_header(c, wr, g, start[g + 1] - start[g]);
+        for (uint32_t i = start[g]; i < start[g + 1] && !rc; i++)
+            rc = snap_key(c, order[i], c->snap_pt, c->snap_n_pt, wr);
+    }
+    TEST_COUNT(c, calls, 1);
+    TEST_COUNT(c, keys, n);
+    if (!rc && c->snap_cursor < c->table_cap) return WEIR_SNAP_MORE;
+    snap_end(c);
+    return rc;
+}
+
+static int corrupt(combine *c, const char *what)
+{
+    return weir_operator_fail(c->op, WEIR_ECORRUPT, "%s: checkpoint state is corrupt (%s)",
+                              c->op->name, what);
+}
+
+/* Reads a count of items of at least min_bytes each; 0 with r bad when they cannot be there. */
+static uint32_t get_count(weir_snap_reader *r, size_t min_bytes)
+{
+    uint32_t n = weir_snap_get_u32(r);
+    if ((size_t)(r->end - r->p) / min_bytes < n) {
+        r->bad = true;
+        return 0;
+    }
+    return n;
+}
+
+static int restore_window(combine *c, keyent *k, weir_snap_reader *r)
+{
+    const agg_set *aggs = &c->cfg->aggs;
+    int64_t start = weir_snap_get_i64(r), end = weir_snap_get_i64(r);
+    if (!weir_snap_ok(r)) return corrupt(c, "truncated window");
+    if (k->n_win && start <= key_wins(k)[k->n_win - 1]->start)
+        return corrupt(c, "windows out of order");
+    win *w = win_insert(c, k, k->n_win, start, end);
+    if (!w) return WEIR_ENOMEM;
+    w->pending = weir_snap_get_u32(r);
+    w->next_index = weir_snap_get_u32(r);
+    w->last_index = weir_snap_get_u32(r);
+    w->flags = (uint8_t)(weir_snap_get_u8(r) & ~(W_DUE | W_DEAD));
+    w->last_timing = weir_snap_get_u8(r);
+    if (c->has_cur && agg_restore(aggs, win_cur(c, w), r)) return WEIR_ENOMEM;
+    if (c->mode == WEIR_RETRACTING && agg_restore(aggs, win_prev(c, w), r)) return WEIR_ENOMEM;
+    if (!c->default_trigger) {
+        tstate *s = win_tstate(c, w);
+        for (uint32_t i = 0; i < c->n_nodes; i++) {
+            s[i].v = weir_snap_get_i64(r);
+            s[i].finished = weir_snap_get_u8(r);
+            s[i].idx = weir_snap_get_u8(r);
+            s[i].phase = weir_snap_get_u8(r);
+        }
+    }
+    uint32_t n = get_count(r, sizeof(int64_t));
+    for (uint32_t i = 0; i < n && !c->status; i++) proc_timer(c, w, weir_snap_get_i64(r));
+    if (c->status) return c->status;
+    return weir_snap_ok(r) ? 0 : corrupt(c, "truncated window");
+}
+
+static int restore_key(combine *c, uint32_t group, weir_value *vals, weir_snap_reader *r)
+{
+    const agg_set *aggs = &c->cfg->aggs;
+    uint32_t ng = c->cfg->n_group;
+    for (uint32_t i = 0; i < ng; i++) vals[i] = weir_snap_get_value(r);
+    uint64_t seq = weir_snap_get_u64(r);
+    int64_t next_due = weir_snap_get_i64(r);
+    if (!weir_snap_ok(r)) return corrupt(c, "truncated key");
+    if ((ng ? weir_key_group(vals, ng) : 0) != group) return corrupt(c, "key in a wrong group");
+    uint64_t h = key_hash(c, vals, false);
+    if (key_find(c, vals, false, h, false)) return corrupt(c, "key restored twice");
+    keyent *k = key_find(c, vals, false, h, true); /* copies the strings */
+    if (!k) return WEIR_ENOMEM;
+    k->seq = seq;
+    if (seq >= c->key_seq) c->key_seq = seq + 1;
+    uint32_t n_slices = get_count(r, 2 * sizeof(int64_t));
+    if (n_slices && !c->slice_size) return corrupt(c, "slices without sliding windows");
+    if (n_slices) {
+        uint8_t lg = 0;
+        while (((uint32_t)1 << lg) < n_slices) lg++;
+        k->slices = malloc(((size_t)1 << lg) * c->slice_size);
+        if (!k->slices) return WEIR_ENOMEM;
+        k->slices_log2 = lg;
+        for (uint32_t i = 0; i < n_slices; i++) {
+            int64_t *sl = (int64_t *)(k->slices + (size_t)i * c->slice_size);
+            agg_init(aggs, sl + 2);
+            k->n_slices++; /* freed with the key from here on */
+            sl[0] = weir_snap_get_i64(r);
+            sl[1] = weir_snap_get_i64(r);
+            if (agg_restore(aggs, sl + 2, r)) return WEIR_ENOMEM;
+            if (i && sl[0] <= slice_entry(c, k, i - 1)[0]) return corrupt(c, "slices out of order");
+        }
+    }
+    if (c->fast) {
+        if (!weir_snap_ok(r)) return corrupt(c, "truncated key");
+        if (k->n_slices == 0) {
+            key_remove(c, k);
+            return 0;
+        }
+        key_timer(c, k, next_due); /* k->next_due is INT64_MAX on creation */
+        return c->status;
+    }
+    uint32_t n_win = get_count(r, 2 * sizeof(int64_t));
+    for (uint32_t i = 0; i < n_win; i++) {
+        int rc = restore_window(c, k, r);
+        if (rc) return rc;
+    }
+    if (!weir_snap_ok(r)) return corrupt(c, "truncated key");
+    if (k->n_win == 0) {
+        key_remove(c, k);
+        return 0;
+    }
+    key_reschedule(c, k);
+    return c->status;
+}
+
+static int combine_restore(weir_operator *op, uint32_t group, weir_snap_reader *r)
+{
+    combine *c = op->state;
+    uint32_t version = weir_snap_get_u32(r);
+    uint64_t fp = weir_snap_get_u64(r);
+    if (!weir_snap_ok(r)) return corrupt(c, "truncated header");
+    if (version != SNAP_VERSION)
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: checkpoint state has format version %u; this weir reads "
+                                  "version %u",
+                                  op->name, version, SNAP_VERSION);
+    if (fp != c->fingerprint)
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: the checkpoint was taken with another configuration of "
+                                  "this Combine (key, window, trigger or aggregates); start over "
+                                  "without it",
+                                  op->name);
+    if (group == WEIR_SNAP_SHARED) {
+        int64_t wm = weir_snap_get_i64(r), out_wm = weir_snap_get_i64(r);
+        uint64_t seed = weir_snap_get_u64(r), seq = weir_snap_get_u64(r);
+        if (!weir_snap_done(r)) return corrupt(c, "shared section");
+        if (c->n_keys) return corrupt(c, "shared section after keys");
+        /* a seed unlike any old table's (see home_slot): the keys come in their old slot order */
+        uint64_t next = weir__mix64(seed + 0x9e3779b97f4a7c15ULL);
+        if (!c->restored_shared || next > c->slot_seed) c->slot_seed = next;
+        /* several old instances: the minimum of their watermarks */
+        if (!c->restored_shared || wm < c->wm) c->wm = wm;
+        if (!c->restored_shared || out_wm < c->out_wm) c->out_wm = out_wm;
+        if (seq > c->key_seq) c->key_seq = seq;
+        c->restored_shared = true;
+        c->sent_wm = WEIR_TIME_MIN; /* downstream's watermark starts over: tell it ours */
+        return 0;
+    }
+    if (group >= WEIR_KEY_GROUPS) return corrupt(c, "unknown section");
+    uint32_t n = get_count(r, 2 * sizeof(uint64_t));
+    /* sections are many (a lazy snapshot writes each copied-on-write key in its own) */
+    weir_value few[8], *vals = c->cfg->n_group <= 8 ? few : malloc(c->cfg->n_group * sizeof *vals);
+    if (!vals) return weir_operator_fail(op, WEIR_ENOMEM, "%s: out of memory", op->name);
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) rc = restore_key(c, group, vals, r);
+    if (vals != few) free(vals);
+    if (rc == WEIR_ENOMEM) fail_nomem(c);
+    if (!rc && !weir_snap_done(r)) rc = corrupt(c, "section longer than its keys");
+    return rc;
+}
+
+/* ---- the operator ---- */
 
 static int combine_process(weir_operator *op, uint32_t input, const weir_batch *b)
 {
@@ -1111,10 +1917,11 @@ static int combine_on_time(weir_operator *op, int64_t now)
     const timer_entry *t;
     while ((t = timer_heap_top(&c->proc_timers)) && t->time <= now) {
         win *w = timer_heap_pop(&c->proc_timers).target;
+        if (!(w->flags & W_DEAD)) key_changing(c, w->key);
         due_add(c, w);
-        timer_done(c, w);
+        proc_timer_done(c, w);
     }
-    if (c->n_due) qsort(c->due, c->n_due, sizeof *c->due, due_cmp);
+    if (c->n_due) sort_due(c->due, c->n_due);
     for (size_t i = 0; i < c->n_due; i++) {
         win *w = c->due[i];
         w->flags &= ~W_DUE;
@@ -1133,32 +1940,43 @@ static int ptr_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Frees every window once: live ones hang off keys, retired ones only off timer entries. */
-static void free_all_windows(combine *c)
+/* Frees every window and key once: live ones hang off the table, merged-away windows only off
+ * processing-time timers, removed keys only off key timers. */
+static void free_all(combine *c)
 {
-    size_t n = c->event_timers.n + c->proc_timers.n;
+    size_t n = c->proc_timers.n + c->key_timers.n;
     for (size_t i = 0; i < c->table_cap; i++)
         if (c->table[i]) n += c->table[i]->n_win;
-    win **all = malloc((n ? n : 1) * sizeof *all);
+    void **all = malloc((n ? n : 1) * sizeof *all);
     size_t m = 0;
     if (!all) return; /* leak rather than crash at exit on no memory */
-    for (size_t i = 0; i < c->event_timers.n; i++) all[m++] = c->event_timers.e[i].target;
     for (size_t i = 0; i < c->proc_timers.n; i++) all[m++] = c->proc_timers.e[i].target;
     for (size_t i = 0; i < c->table_cap; i++) {
         keyent *k = c->table[i];
         if (!k) continue;
-        for (uint32_t j = 0; j < k->n_win; j++) all[m++] = k->wins[j];
-        if (c->cfg->aggs.owns_memory)
-            for (uint32_t j = 0; j < k->n_slices; j++)
-                agg_finish(&c->cfg->aggs, slice_entry(c, k, j) + 2);
-        free(k->wins);
-        free(k->slices);
-        free(k);
-        c->table[i] = NULL;
+        win **ws = key_wins(k);
+        for (uint32_t j = 0; j < k->n_win; j++) all[m++] = ws[j];
     }
     qsort(all, m, sizeof *all, ptr_cmp);
     for (size_t i = 0; i < m; i++)
         if (i == 0 || all[i] != all[i - 1]) win_free(c, all[i]);
+    /* removed keys (before the live ones are freed: their flags are read) */
+    m = 0;
+    for (size_t i = 0; i < c->key_timers.n; i++) {
+        keyent *k = c->key_timers.e[i].target;
+        if (k->flags & K_REMOVED) all[m++] = k;
+    }
+    qsort(all, m, sizeof *all, ptr_cmp);
+    for (size_t i = 0; i < m; i++)
+        if (i == 0 || all[i] != all[i - 1]) free(all[i]);
+    for (size_t i = 0; i < c->table_cap; i++) {
+        keyent *k = c->table[i];
+        if (!k) continue;
+        free_slices(c, k);
+        if (k->cap_win > 1) free(k->w.many);
+        free(k);
+        c->table[i] = NULL;
+    }
     free(all);
 }
 
@@ -1166,14 +1984,15 @@ static void combine_close(weir_operator *op)
 {
     combine *c = op->state;
     if (!c) return;
-    if (c->table) free_all_windows(c);
-    timer_heap_free(&c->event_timers);
+    snap_end(c); /* a run that failed during a lazy snapshot */
+    if (c->table) free_all(c);
     timer_heap_free(&c->proc_timers);
     timer_heap_free(&c->key_timers);
     if (c->scratch_block) agg_finish(&c->cfg->aggs, c->scratch_block);
     free(c->scratch_block);
     free(c->table);
     free(c->due);
+    free(c->touched);
     free(c->nodes);
     free(c->kids);
     weir_batch_destroy(c->out);
@@ -1205,8 +2024,10 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
         compile_node(c, t);
     }
     c->agg_size = cfg->aggs.state_size;
-    c->slicing = c->wf.type == WEIR_WINDOW_SLIDING && c->default_trigger && c->lateness == 0;
-    if (c->slicing) {
+    bool sliding = c->wf.type == WEIR_WINDOW_SLIDING;
+    c->fast = sliding && c->default_trigger && c->lateness == 0;
+    c->sliced = sliding && !c->fast;
+    if (sliding) {
         int64_t a = c->wf.size, b = c->wf.period;
         while (b) {
             int64_t r = a % b;
@@ -1218,9 +2039,18 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
         c->scratch_block = calloc(1, c->agg_size);
         if (!c->scratch_block) return WEIR_ENOMEM;
     }
-    c->n_blocks = c->mode == WEIR_RETRACTING ? 2 : 1;
-    c->tstate_off = sizeof(win) + (size_t)c->n_blocks * c->agg_size;
-    c->win_size = c->tstate_off + (c->default_trigger ? 0 : c->n_nodes * sizeof(tstate));
+    c->has_cur = !c->sliced || c->mode == WEIR_DISCARDING;
+    size_t off = sizeof(win);
+    if (c->has_cur) {
+        c->cur_off = off;
+        off += c->agg_size;
+    }
+    if (c->mode == WEIR_RETRACTING) {
+        c->prev_off = off;
+        off += c->agg_size;
+    }
+    c->tstate_off = off;
+    c->win_size = off + (c->default_trigger ? 0 : c->n_nodes * sizeof(tstate));
     c->out = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!c->out) return WEIR_ENOMEM;
     if (cfg->late_output && weir_operator_port_used(op, 1)) {
@@ -1228,6 +2058,9 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
         c->late = weir_batch_create(cfg->in_schema, weir_operator_batch_size(op));
         if (!c->late) return WEIR_ENOMEM;
     }
+    c->fingerprint = config_fingerprint(c);
+    const char *tb = getenv("WEIR_TEST_SNAPSHOT_BUDGET");
+    if (tb && *tb) c->test_budget = (uint32_t)strtoul(tb, NULL, 10);
     (void)errbuf;
     (void)errlen;
     return 0;
@@ -1239,4 +2072,7 @@ const weir_operator_class weir__combine_class = {
     .process = combine_process,
     .on_time = combine_on_time,
     .close = combine_close,
+    .snapshot = combine_snapshot,
+    .snapshot_more = combine_snapshot_more,
+    .restore = combine_restore,
 };

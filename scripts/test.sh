@@ -33,8 +33,8 @@ if command -v clang >/dev/null; then
   if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzz=true -Djemalloc=false -Dbuildtype=debugoptimized >/dev/null || total_fail=$((total_fail + 1))
   fi
-  if ninja -C build-fuzz tests/fuzz_expr tests/fuzz_json tests/fuzz_yaml >/dev/null; then
-    for t in expr json yaml; do
+  if ninja -C build-fuzz tests/fuzz_expr tests/fuzz_json tests/fuzz_yaml tests/fuzz_csv >/dev/null; then
+    for t in expr json yaml csv; do
       corpus=$(mktemp -d)
       cp -r tests/fuzz/corpus_$t/. "$corpus"/
       if build-fuzz/tests/fuzz_$t -max_total_time=${WEIR_FUZZ_SECONDS:-15} -timeout=10 "$corpus" >"build-fuzz/fuzz_$t.log" 2>&1; then

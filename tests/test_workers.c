@@ -3,6 +3,7 @@
  * and any batch size (windowing.md §2). And backpressure: behind a slow sink, memory stays
  * bounded while the source is far larger. */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <weir/weir.h>
 
 #include <inttypes.h>
@@ -237,4 +238,49 @@ Test(workers, slow_sink_bounded_memory, .timeout = 300)
     cr_assert_eq(atomic_load(&n), 3000000, "every record produced one row");
     long peak = peak_rss_mb();
     cr_assert_lt(peak - before, 60, "peak RSS grew by %ld MB (bound 60 MB)", peak - before);
+}
+
+/* ---- pin_workers ---- */
+
+typedef struct pinned {
+    pthread_mutex_t lock;
+    int cpus_seen_max; /* the largest affinity set any callback thread had */
+    uint64_t rows;
+} pinned;
+
+static int note_affinity(const weir_row *row, void *ctx)
+{
+    (void)row;
+    pinned *p = ctx;
+    cpu_set_t set;
+    int n = pthread_getaffinity_np(pthread_self(), sizeof set, &set) ? 999 : CPU_COUNT(&set);
+    pthread_mutex_lock(&p->lock);
+    if (n > p->cpus_seen_max) p->cpus_seen_max = n;
+    p->rows++;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+Test(workers, pin_workers_pins_each_thread_and_restores_the_caller)
+{
+    cpu_set_t before;
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+    pinned got = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    weir_pipeline *p = weir_pipeline_create();
+    weir_stream *in = weir_read_generator(
+        p, &(weir_generator_source){.count = 100000, .keys = 100, .partitions = 2});
+    weir_stream *out =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = weir_fixed(10),
+                                              .aggregates = WEIR_AGGREGATES(weir_count("n"))});
+    weir_collect(out, note_affinity, &got);
+    int err = weir_run(p, &(weir_run_options){.workers = 2, .pin_workers = true});
+    cr_assert_eq(err, 0, "%s", weir_pipeline_error(p));
+    weir_pipeline_destroy(p);
+    cr_assert_gt(got.rows, 0);
+    cr_assert_eq(got.cpus_seen_max, 1, "every worker thread runs pinned to one CPU (saw %d)",
+                 got.cpus_seen_max);
+    cpu_set_t after;
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+    cr_assert(CPU_EQUAL(&before, &after), "the calling thread gets its affinity back");
 }

@@ -35,7 +35,9 @@
 typedef struct weir_schema {
     uint32_t n_fields;
     char **names;     /* owned, NUL-terminated */
-    weir_type *types; /* declared type of each field, or WEIR_TYPE_ANY */
+    weir_type *types; /* declared type of each field, or WEIR_TYPE_ANY: a promise (a field
+                         declared INT holds an INT or null; the exchange copies only the strings
+                         of fields that may hold one) */
     bool has_raw;     /* rows carry their original JSON object (pass-through of unread fields) */
     uint32_t n_raw;   /* with has_raw: fields [0, n_raw) were read from the raw object (a writer
                          writes the raw object, then the fields after n_raw) */
@@ -55,7 +57,13 @@ typedef struct weir_raw {
     uint32_t len;
 } weir_raw;
 
-enum { WEIR_BATCH_END = 1 };
+/* Batch flags. END: the input of this channel is over. IDLE: every partition behind this channel
+ * has had no record for its idle_timeout (processing time), so a consumer with several input
+ * channels leaves this one out of its minimum watermark until a batch without IDLE arrives
+ * (windowing.md §2). When every channel is idle the watermark stays where it is. */
+/* BARRIER (engine-internal, exchange channels only): checkpoint barrier, no rows; what follows
+ * on the channel belongs after the checkpoint. */
+enum { WEIR_BATCH_END = 1, WEIR_BATCH_IDLE = 2, WEIR_BATCH_BARRIER = 4 };
 
 typedef struct weir_batch {
     const weir_schema *schema;

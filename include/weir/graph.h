@@ -9,6 +9,15 @@
 #include "weir/operator.h"
 #include "weir/pipeline.h"
 
+/* How one input of a node is partitioned: by key (an exchange when several workers run, so that
+ * all rows of a key meet in one worker), or not. */
+typedef struct weir_input_key {
+    bool keyed;
+    const int32_t *fields; /* key columns of that input (copied); with n_fields 0 every row goes
+                              to one worker */
+    uint32_t n_fields;
+} weir_input_key;
+
 typedef struct weir_node_spec {
     const char *kind; /* e.g. "ReadFromFile", for messages and graphs */
     const char *name; /* node name (NULL: kind, made unique) */
@@ -23,6 +32,9 @@ typedef struct weir_node_spec {
     bool keyed;                /* input 0 must be partitioned by key (an exchange) */
     const int32_t *key_fields; /* with keyed: key columns of input 0 (copied) */
     uint32_t n_key_fields;     /* 0: everything goes to one worker */
+    /* Optional, for nodes keyed on several inputs (a Join): input_keys[i] for each of the
+     * n_inputs inputs (copied). When set, it replaces keyed / key_fields / n_key_fields. */
+    const weir_input_key *input_keys;
 } weir_node_spec;
 
 /* Adds a node; returns its main output stream, or the pipeline's failed stream (with the error
@@ -45,6 +57,8 @@ const char *weir_pipeline_node_kind(const weir_pipeline *p, uint32_t i);
 const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i);
 /* Whether node i's first input is partitioned by key (an exchange when several workers run). */
 bool weir_pipeline_node_keyed(const weir_pipeline *p, uint32_t i);
+/* Whether input `input` of node i is partitioned by key (false for an input it does not have). */
+bool weir_pipeline_node_input_keyed(const weir_pipeline *p, uint32_t i, uint32_t input);
 /* Inputs of node i as (node index, port) pairs; returns their number. */
 uint32_t weir_pipeline_node_inputs(const weir_pipeline *p, uint32_t i, uint32_t *nodes,
                                    uint32_t *ports, uint32_t max);

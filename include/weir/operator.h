@@ -17,6 +17,7 @@
 #define WEIR_OPERATOR_H
 
 #include "weir/batch.h"
+#include "weir/snapshot.h"
 
 #include <stdint.h>
 
@@ -47,7 +48,34 @@ typedef struct weir_operator_class {
     void (*stop)(weir_operator *op);
     /* Frees the private state; called once, also after a failed open. */
     void (*close)(weir_operator *op);
+    /* Optional, operators with state and every source (checkpoints, weir/snapshot.h): writes the
+     * instance's state into w at a checkpoint. 0, WEIR_SNAP_MORE (the operator writes the rest
+     * later, copy-on-write: see snapshot_more), or a negative code. */
+    int (*snapshot)(weir_operator *op, weir_snap_writer *w);
+    /* Optional, with snapshot returning WEIR_SNAP_MORE: writes about `budget` more keys of the
+     * snapshot into the same writer (which stays the operator's until the snapshot is done).
+     * The worker calls it between batches while processing goes on; until it returns 0, the
+     * operator writes any state it is about to change and has not written yet, first, so that
+     * the snapshot is the state as of the checkpoint. WEIR_SNAP_MORE, 0 when done, or a
+     * negative code. `budget` 0: finish now. The engine closes the open section after every
+     * call, so each call (and each copy-on-write from process) starts with weir_snap_section. */
+    int (*snapshot_more)(weir_operator *op, weir_snap_writer *w, uint32_t budget);
+    /* Optional: restores what snapshot wrote, after open and before any batch: `group` is a key
+     * group this instance owns now, or WEIR_SNAP_SHARED (once per old instance). 0 or a negative
+     * code (the message set with weir_operator_fail). */
+    int (*restore)(weir_operator *op, uint32_t group, weir_snap_reader *r);
+    /* Optional, sinks that publish at checkpoints: the file their WEIR_SNAP_OUTPUT bytes are
+     * appended to when a checkpoint completes (config: the node's configuration). */
+    const char *(*output_path)(const void *config);
+    /* Optional: checkpoint `id` is complete (its manifest is durable, file outputs published);
+     * called on the worker's thread, after the snapshot of id and before any later one (a
+     * transactional sink commits what it produced before that checkpoint's barrier). After the
+     * last checkpoint of a run it comes before close. 0 or a negative code. */
+    int (*checkpoint_complete)(weir_operator *op, uint64_t id);
 } weir_operator_class;
+
+/* What snapshot / snapshot_more return when the snapshot is not complete yet. */
+#define WEIR_SNAP_MORE 1
 
 /* One consumer of an operator's output. */
 typedef struct weir__edge {
@@ -99,6 +127,11 @@ void weir_operator_report_watermark(weir_operator *op, int64_t wm);
  * (a single file or a Create is read by worker 0 only; the generator splits its range). */
 uint32_t weir_operator_worker_index(const weir_operator *op);
 uint32_t weir_operator_worker_count(const weir_operator *op);
+/* Whether the run takes checkpoints: sinks then hold their output for the next checkpoint
+ * (WEIR_SNAP_OUTPUT) instead of writing it at once. */
+bool weir_operator_checkpointing(const weir_operator *op);
+/* Whether the run resumed from a checkpoint (restore calls came before the first batch). */
+bool weir_operator_restored(const weir_operator *op);
 /* Rows per batch this run uses. */
 uint32_t weir_operator_batch_size(const weir_operator *op);
 

@@ -47,17 +47,34 @@ int weir_pipeline_set_error(weir_pipeline *p, int code, const char *fmt, ...)
 
 /* ---- sources ---- */
 
+/* A column of a CSV file and its type: "int", "float", "string", "bool" or "timestamp" (an
+ * integer of ms since the epoch or an RFC 3339 date-time, read as int ms). */
+typedef struct weir_csv_column {
+    const char *name;
+    const char *type;
+} weir_csv_column;
+#define WEIR_CSV_COLUMNS(...) ((const weir_csv_column[]){__VA_ARGS__, {0}})
+
 /* Common error handling of sources and record-level transforms: with error_output set, a bad
  * record goes to the stream weir_error_output() returns (fields error, source, record) and the
- * run goes on; without it, the first bad record stops the run (exit status 1). */
+ * run goes on; without it, the first bad record stops the run (exit status 1).
+ *
+ * format "csv" (RFC 4180; connectors/csv_codec.h, csv_rows.h): the first line of each file is its
+ * header; the columns named in `columns` have that type, the others are typed per cell (a JSON
+ * number is an int or a float, true/false a bool, an empty cell null, anything else a string).
+ * Fields no transform reads pass through as JSON members, so a JSON sink writes every column. */
 typedef struct weir_file_source {
-    const char *path;             /* required */
-    const char *format;           /* "json" (default) */
-    const char *timestamp;        /* field holding event time; NULL: processing time */
-    int64_t max_out_of_orderness; /* ms, default 0 */
-    const char *const *fields;    /* fields transforms read (others pass through as text) */
-    bool error_output;            /* route bad records to weir_error_output() */
-    bool follow;                  /* keep reading as the file grows (unbounded) */
+    const char *path;               /* required */
+    const char *format;             /* "json" (default) or "csv" */
+    const char *timestamp;          /* field holding event time; NULL: processing time */
+    int64_t max_out_of_orderness;   /* ms, default 0 */
+    const char *const *fields;      /* fields transforms read (others pass through as text) */
+    bool error_output;              /* route bad records to weir_error_output() */
+    bool follow;                    /* keep reading as the file grows (unbounded) */
+    int64_t idle_timeout;           /* ms: a file with no record for this long leaves the minimum
+                                       watermark until it has one again; 0: never */
+    char delimiter;                 /* csv: between cells; 0: ',' */
+    const weir_csv_column *columns; /* csv: WEIR_CSV_COLUMNS(...) declared types, or NULL */
 } weir_file_source;
 weir_stream *weir_read_file(weir_pipeline *p, const weir_file_source *opt);
 
@@ -166,9 +183,15 @@ weir_stream *weir_late_output(weir_stream *combined);
 
 /* ---- sinks ---- */
 
+/* format "csv": a header line of the column names, then one line per row (connectors/
+ * csv_codec.h). The columns are `columns` (fields of the input, in that order), or without it
+ * every field of the input's schema; an input that passes fields through unread (straight from a
+ * file, Create or Kafka source) has no known set of columns and needs `columns`. */
 typedef struct weir_file_sink {
-    const char *path;   /* required */
-    const char *format; /* "json" (default) */
+    const char *path;           /* required */
+    const char *format;         /* "json" (default) or "csv" */
+    char delimiter;             /* csv: between cells; 0: ',' */
+    const char *const *columns; /* csv: WEIR_FIELDS(...) to write, or NULL */
 } weir_file_sink;
 void weir_write_file(weir_stream *in, const weir_file_sink *opt);
 /* Prints each record as a JSON line to standard error. */
@@ -183,14 +206,51 @@ void weir_collect(weir_stream *in, weir_collect_fn fn, void *ctx);
 typedef int64_t (*weir_clock_fn)(void *ctx); /* processing time, ms since the epoch */
 typedef struct weir_run_stats weir_run_stats;
 
+/* Checkpoints (ARCHITECTURE.md "How data flows" 5; the format in state/checkpoint_store.h).
+ * With dir set, the run restores the newest complete checkpoint found in dir (unless fresh),
+ * takes one every `interval`, publishes sink output when each completes, keeps the last
+ * `retain`, and on weir_pipeline_stop takes a last one and returns without ending the inputs. */
+typedef struct weir_checkpoint_options {
+    const char *dir;  /* NULL: no checkpoints */
+    int64_t interval; /* ms between checkpoints; 0: 10 s */
+    uint32_t retain;  /* complete checkpoints kept; 0: 3 */
+    bool fresh;       /* start over: delete the checkpoints in dir and truncate the outputs */
+    uint64_t from;    /* > 0: restore checkpoint `from` (an older one), not the newest */
+    /* for tests: after this many checkpoints completed in this run, stop at once as a crash
+     * would (no last checkpoint, nothing more published) and return WEIR_ESTOPPED; 0: never */
+    uint32_t crash_after;
+    /* for tests: writing checkpoint number fail_at fails as a full disk would; 0: never */
+    uint64_t fail_at;
+} weir_checkpoint_options;
+
+/* What the checkpoints of the last run cost (weir_pipeline_checkpoint_stats). */
+typedef struct weir_checkpoint_stats {
+    uint64_t completed, skipped; /* checkpoints written / skipped after a write failure */
+    uint64_t last_id;            /* the last one completed */
+    uint64_t restored_id;        /* the one the run resumed from, 0: none */
+    int64_t restore_ns;          /* reading it and restoring the operators */
+    int64_t max_capture_ns;      /* longest snapshot of one worker (its processing paused) */
+    int64_t max_pause_ns;        /* longest time a worker's sources waited (barrier to resume) */
+    int64_t max_step_ns;         /* longest snapshot_more call (processing waits for it too) */
+    int64_t max_align_ns;        /* longest request-to-all-captured time */
+    int64_t max_total_ns;        /* longest request-to-published time */
+    int64_t sum_total_ns;        /* over every completed checkpoint */
+} weir_checkpoint_stats;
+
 typedef struct weir_run_options {
-    uint32_t workers;    /* 0: one per core (this issue: 1 is used) */
+    uint32_t workers;    /* 0: one per core */
     uint32_t batch_size; /* rows per batch, default 1024 */
     weir_clock_fn clock; /* processing-time clock; NULL: the real one */
     void *clock_ctx;
     void (*progress)(const weir_run_stats *s, void *ctx); /* called about every 100 ms */
     void *progress_ctx;
+    bool pin_workers; /* pin worker i to CPU i mod the CPUs this process may use (Linux); the
+                         calling thread, which runs worker 0, gets its affinity back after */
+    weir_checkpoint_options checkpoint;
 } weir_run_options;
+
+/* The checkpoint figures of the last run (zeros without checkpoints). */
+void weir_pipeline_checkpoint_stats(const weir_pipeline *p, weir_checkpoint_stats *out);
 
 struct weir_run_stats {
     uint64_t records_read;    /* by every source */

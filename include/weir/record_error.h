@@ -2,10 +2,11 @@
  *
  * With an error output configured, a bad record becomes a row {error, source, record} on the
  * operator's output port 1 (source is "PATH:LINE" for files, "TOPIC/PARTITION@OFFSET" for Kafka;
- * record is the raw input as a string) and the run goes on. Without one, the first bad record
- * stops the run with "PATH:LINE: what is wrong" (pipeline.md "Errors"): never a silent skip.
- * A weir_record_errors lives in an operator's state (init/finish on caller memory), worker
- * thread only. */
+ * record is the raw input as a string) and the run goes on. A position is a line number, or for
+ * an origin that ends in '@' ("TOPIC/PARTITION@", Kafka) the offset plus one. Without one, the
+ * first bad record stops the run with "PATH:LINE: what is wrong" (pipeline.md "Errors"): never a
+ * silent skip. A weir_record_errors lives in an operator's state (init/finish on caller memory),
+ * worker thread only. */
 #ifndef WEIR_RECORD_ERROR_H
 #define WEIR_RECORD_ERROR_H
 

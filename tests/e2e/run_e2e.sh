@@ -11,27 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
-
-# expect_run NAME STATUS STDERR_REGEX -- ARGS...: runs weir (from $src), checks status and stderr
-expect_run() {
-  local name=$1 status=$2 regex=$3
-  shift 4
-  (cd "$src" && "$weir" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null)
-  local rc=$?
-  if [ "$rc" != "$status" ]; then
-    bad "$name" "exit status $rc, expected $status" "$(head -5 "$tmp/err")"
-  elif [ -n "$regex" ] && ! grep -Eq -- "$regex" "$tmp/err"; then
-    bad "$name" "stderr does not match /$regex/:" "$(head -5 "$tmp/err")"
-  else
-    ok "$name"
-  fi
-}
-
-same_file() { # NAME ACTUAL EXPECTED
-  if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$3" "$2" | head -10)"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # --- the examples ---
 expect_run "example clicks_per_user.yaml runs" 0 "read 10 records, wrote 6, dropped 1 as late" -- \
@@ -41,9 +21,38 @@ same_file "example clicks_per_user.yaml output" "$tmp/clicks.jsonl" "$src/exampl
 "$build/examples/clicks_per_user" "$src/examples/data/clicks.jsonl" "$tmp/clicks_c.jsonl" 2>"$tmp/err"
 same_file "example clicks_per_user.c output" "$tmp/clicks_c.jsonl" "$src/examples/clicks_per_user.expected.jsonl"
 
+# clickstream sessions: two outputs (the sessions and the clicks dropped as late). The expected
+# file comes from tests/sessions_ref.py, a model of spec/windowing.md that shares no code with weir.
+cs=(run examples/clickstream_sessions.yaml --progress=never --set "pipeline.transforms[3].config.path=$tmp/cs.late.jsonl"
+  --set "pipeline.transforms[4].config.path=$tmp/cs.jsonl")
+expect_run "example clickstream_sessions.yaml runs" 0 "read 88 records, wrote 19, dropped 4 as late" -- "${cs[@]}"
+same_file "example clickstream_sessions.yaml output" "$tmp/cs.jsonl" "$src/examples/clickstream_sessions.expected.jsonl"
+# the late output holds the 4 dropped clicks, each as it was read
+if [ "$(wc -l <"$tmp/cs.late.jsonl")" = 4 ] && ! grep -Fxvqf "$src/examples/data/clickstream.jsonl" "$tmp/cs.late.jsonl"; then
+  ok "example clickstream_sessions.yaml late output"
+else
+  bad "example clickstream_sessions.yaml late output" "$(cat "$tmp/cs.late.jsonl")"
+fi
+if command -v python3 >/dev/null; then
+  python3 "$src/tests/sessions_ref.py" --late "$tmp/cs.ref.late" "$src/examples/data/clickstream.jsonl" >"$tmp/cs.ref" 2>"$tmp/cs.ref.err"
+  same_file "clickstream_sessions.expected.jsonl is the reference model's" "$tmp/cs.ref" "$src/examples/clickstream_sessions.expected.jsonl"
+  same_file "clickstream_sessions late output is the reference model's" "$tmp/cs.late.jsonl" "$tmp/cs.ref.late"
+else
+  echo "skip clickstream_sessions against tests/sessions_ref.py: no python3"
+fi
+# at 3 workers: the same rows, in the same order within each user (windowing.md §2); the order
+# across users may differ. sort -s keeps the order of lines with the same first field.
+expect_run "example clickstream_sessions.yaml, 3 workers" 0 "read 88 records, wrote 19, dropped 4 as late" -- \
+  "${cs[@]}" --set options.workers=3
+sort -s -t, -k1,1 "$tmp/cs.jsonl" >"$tmp/cs.by_user"
+sort -s -t, -k1,1 "$src/examples/clickstream_sessions.expected.jsonl" >"$tmp/cs.expected.by_user"
+same_file "example clickstream_sessions.yaml output, 3 workers, per user" "$tmp/cs.by_user" "$tmp/cs.expected.by_user"
+
 for y in "$src"/examples/*.yaml; do
   base=$(basename "$y" .yaml)
   [ "$base" = clicks_per_user ] && continue
+  [ "$base" = clickstream_sessions ] && continue # above
+  grep -qE 'type: (ReadFromKafka|WriteToKafka)' "$y" && continue # tests/e2e/run_kafka.sh runs these
   exp="$src/examples/$base.expected.jsonl"
   [ -f "$exp" ] || continue
   out=$(grep -E '^\s+path: [^ ]+\.jsonl$' "$y" | tail -1 | awk '{print $2}')
@@ -186,6 +195,39 @@ done
 sed -i 's|day-\*|none-*|' "$tmp/glob.yaml"
 expect_run "a glob that matches nothing" 1 "^weir: error: $tmp/logs/none-\*.jsonl: no file matches" -- run "$tmp/glob.yaml" --progress=never
 
+# --- idle_timeout: an empty file of a followed glob stops holding the watermark back ---
+mkdir -p "$tmp/idle"
+printf '%s\n' '{"ts":1000,"u":"a"}' '{"ts":12000,"u":"a"}' >"$tmp/idle/a.jsonl"
+: >"$tmp/idle/b.jsonl"
+for w in 1 2; do
+  for idle in "idle_timeout: 300ms" ""; do
+    cat >"$tmp/idle.yaml" <<Y
+pipeline:
+  type: chain
+  transforms:
+    - type: ReadFromFile
+      config: {path: "$tmp/idle/*.jsonl", timestamp: ts, follow: true, watermark: {$idle}}
+    - type: Combine
+      windowing: {type: fixed, size: 10s}
+      config: {group_by: u, combine: {n: count}}
+    - type: WriteToFile
+      config: {path: $tmp/idle.out.jsonl}
+options:
+  workers: $w
+Y
+    rm -f "$tmp/idle.out.jsonl"
+    "$weir" run "$tmp/idle.yaml" --progress=never 2>"$tmp/idle.err" &
+    pid=$!
+    sleep 1.5
+    fired=$(grep -c '"window_start":0,' "$tmp/idle.out.jsonl" 2>/dev/null)
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    if [ -n "$idle" ]; then want=1; what="with idle_timeout the window fires while running"; else want=0; what="without idle_timeout the empty file holds it back"; fi
+    if [ "${fired:-0}" = $want ] && [ $rc = 0 ]; then ok "$what ($w worker(s))"; else bad "$what ($w worker(s))" "fired=$fired exit=$rc" "$(cat "$tmp/idle.err")"; fi
+  done
+done
+
 # --- weir kafka-dev: a Kafka-protocol cluster on 127.0.0.1 that kcat can use ---
 if command -v kcat >/dev/null; then
   "$weir" kafka-dev --topic t:2 >"$tmp/kd.out" 2>"$tmp/kd.err" </dev/null &
@@ -216,6 +258,21 @@ expect_run "bad duration" 2 "^$tmp/dur.yaml:7:38: error: size: bad duration .10p
 printf 'pipeline:\n  type: chain\n  transforms:\n    - type: Create\n      config: {elements: [{a: 1}]}\n    - type: Filter\n      config: {keep: "a >"}\n    - type: LogForTesting\n' >"$tmp/expr.yaml"
 expect_run "bad expression" 2 "^$tmp/expr.yaml:7:" -- validate "$tmp/expr.yaml"
 expect_run "validate a good file" 0 "" -- validate examples/clicks_per_user.yaml
+# an operator's message is prefixed once with the transform's name (not "Flatten: Flatten: ...")
+printf 'pipeline:\n  transforms:\n    - type: Create\n      name: A\n      config: {elements: [{a: 1, b: 2}]}\n    - type: MapToFields\n      name: X\n      input: A\n      config: {fields: {a: a}}\n    - type: MapToFields\n      name: Y\n      input: A\n      config: {fields: {b: b, c: a}}\n    - type: Flatten\n      input: [X, Y]\n    - type: LogForTesting\n      input: Flatten\n' >"$tmp/flatten.yaml"
+expect_run "Flatten of different fields" 2 "^$tmp/flatten.yaml:14:7: error: Flatten: its inputs must have the same fields: input 1 has \(a\), input 2 has \(b, c\)$" -- validate "$tmp/flatten.yaml"
+[ "$(grep -o 'Flatten:' "$tmp/err" | wc -l)" = 1 ] && ok "one Flatten: prefix" || bad "one Flatten: prefix" "$(cat "$tmp/err")"
+printf 'pipeline:\n  type: chain\n  transforms:\n    - type: Create\n      config: {elements: [{a: 1}]}\n    - type: Combine\n      config: {group_by: a, combine: {}}\n' >"$tmp/noagg.yaml"
+expect_run "Combine without aggregates" 2 "^$tmp/noagg.yaml:6:7: error: Combine: no aggregates given$" -- validate "$tmp/noagg.yaml"
+printf 'pipeline:\n  transforms:\n    - type: Create\n      name: A\n      config: {timestamp: t, elements: [{k: 1, t: 1}]}\n    - type: Create\n      name: B\n      config: {timestamp: t, elements: [{k: 1, t: 1}]}\n    - type: Join\n      input: {"": A, b: B}\n      windowing: {type: fixed, size: 10}\n      config: {equalities: k}\n    - type: LogForTesting\n      input: Join\n' >"$tmp/jointag.yaml"
+expect_run "Join with an empty tag" 2 "^$tmp/jointag.yaml:9:7: error: Join: the tags of its inputs must differ and not be empty \('', 'b'\)$" -- validate "$tmp/jointag.yaml"
+# the error classes of issue 7 not covered above: a dangling input, a cycle, a type error
+printf 'pipeline:\n  transforms:\n    - type: Create\n      name: A\n      config: {elements: [{a: 1}]}\n    - type: LogForTesting\n      input: B\n' >"$tmp/dangling.yaml"
+expect_run "dangling input" 2 "^$tmp/dangling.yaml:7:14: error: no transform named 'B' \(did you mean 'A'\?\)$" -- validate "$tmp/dangling.yaml"
+printf 'pipeline:\n  transforms:\n    - type: Filter\n      name: F\n      input: G\n      config: {keep: "a > 0"}\n    - type: Filter\n      name: G\n      input: F\n      config: {keep: "a > 1"}\n    - type: LogForTesting\n      input: G\n' >"$tmp/cycle.yaml"
+expect_run "cycle in the graph" 2 "^$tmp/cycle.yaml:3:7: error: the pipeline has a cycle through 'F'$" -- validate "$tmp/cycle.yaml"
+printf 'pipeline:\n  type: chain\n  transforms:\n    - type: Create\n      config: {elements: [{a: 1}]}\n    - type: Filter\n      config: {keep: "1 + \\"x\\""}\n    - type: LogForTesting\n' >"$tmp/typeerr.yaml"
+expect_run "type error in an expression" 2 "^$tmp/typeerr.yaml:7:25: error: keep: cannot apply '\+' to int and string$" -- validate "$tmp/typeerr.yaml"
 # every problem at once, in source order, each at its node
 expect_run "every problem at once" 2 "" -- validate tests/data/many_errors.yaml
 expected='tests/data/many_errors.yaml:4:13: error: unknown transform type .ReadFromFlie. \(did you mean .ReadFromFile.\?\)
