@@ -34,13 +34,14 @@ awk 'BEGIN { x = 12345; m = 2147483648
     printf "{\"ts\":%d,\"user\":\"u%d\",\"amount\":%d}\n", i * 4 - j + 200 - late, u, a } }' \
   >"$tmp/in.jsonl"
 
-pipeline() { # OUT [checkpoint-dir]
+pipeline() { # OUT [checkpoint-dir]; reads ${IN:-$tmp/in.jsonl}, followed if FOLLOW is set
+  local in=${IN:-$tmp/in.jsonl}
   cat <<EOF
 pipeline:
   type: chain
   transforms:
     - type: ReadFromFile
-      config: {path: "$tmp/in.jsonl", timestamp: ts, watermark: {max_out_of_orderness: 2s}}
+      config: {path: "$in", timestamp: ts, watermark: {max_out_of_orderness: 2s}${FOLLOW:+, follow: true}}
     - type: Combine
       windowing:
         type: sliding
@@ -101,29 +102,45 @@ else
   bad "kill -9 and restart" "exit $rc after $kills kills" "$(grep -v resuming "$tmp/kill.err" | tail -3)"
 fi
 
-# --- SIGTERM takes a last checkpoint, exit 0; the next run resumes: 1 -> 2 -> 4 workers ---
+# --- SIGTERM takes a last checkpoint, exit 0; the next run resumes: 1 -> 2 -> 4 workers. The
+# first two runs follow a file that grows by a third before each run, so neither can end on its
+# own before its SIGTERM, however fast the machine; the third reads the same file to its end. ---
 rm -rf "$ck" "$tmp/out.jsonl"
+IN="$tmp/grow.jsonl" FOLLOW=1 pipeline "$tmp/out.jsonl" "$ck" >"$tmp/follow.yaml"
+IN="$tmp/grow.jsonl" pipeline "$tmp/out.jsonl" "$ck" >"$tmp/grow.yaml"
+n_in=$(wc -l <"$tmp/in.jsonl")
+: >"$tmp/grow.jsonl"
 term_ok=1
+term_why=""
 for w in 1 2; do
-  "$weir" run "$tmp/ck.yaml" --progress=never --set options.workers=$w >/dev/null 2>"$tmp/term.err" </dev/null &
+  sed -n "$(((w - 1) * n_in / 3 + 1)),$((w * n_in / 3))p" "$tmp/in.jsonl" >>"$tmp/grow.jsonl"
+  before=$("$weir" checkpoints "$ck" 2>/dev/null | grep -c ' complete$')
+  "$weir" run "$tmp/follow.yaml" --progress=never --set options.workers=$w >/dev/null 2>"$tmp/term.err" </dev/null &
   pid=$!
   pids+=("$pid")
-  sleep 0.15
+  for _ in $(seq 400); do # until this run has completed a checkpoint of its own (at most 20 s)
+    [ "$("$weir" checkpoints "$ck" 2>/dev/null | grep -c ' complete$')" -gt "$before" ] && break
+    sleep 0.05
+  done
+  sleep 0.1
   kill -TERM "$pid"
   wait "$pid"
   rc=$?
-  [ $rc = 0 ] || term_ok=0
+  [ $rc = 0 ] || { term_ok=0; term_why="$term_why; run at $w workers: exit $rc: $(tail -1 "$tmp/term.err")"; }
   "$weir" checkpoints "$ck" >"$tmp/list" 2>&1 || term_ok=0
-  tail -1 "$tmp/list" | grep -q ' final (.*)$' || term_ok=0
+  tail -1 "$tmp/list" | grep -q ' final (stopped)$' || { term_ok=0; term_why="$term_why; run at $w workers: no final (stopped) checkpoint"; }
 done
-"$weir" run "$tmp/ck.yaml" --progress=never --set options.workers=4 >/dev/null 2>"$tmp/term4.err" </dev/null
+sed -n "$((2 * n_in / 3 + 1)),\$p" "$tmp/in.jsonl" >>"$tmp/grow.jsonl"
+"$weir" run "$tmp/grow.yaml" --progress=never --set options.workers=4 >/dev/null 2>"$tmp/term4.err" </dev/null
 rc=$?
 if [ $term_ok = 1 ] && [ $rc = 0 ] && grep -q 'resuming from checkpoint' "$tmp/term4.err" &&
   sort "$tmp/out.jsonl" | cmp -s - "$tmp/ref.sorted"; then
   ok "SIGTERM: a last checkpoint, exit 0; resumed at 1 -> 2 -> 4 workers, same output"
 else
-  bad "SIGTERM and resume at 1 -> 2 -> 4 workers" "exit $rc, term_ok $term_ok" "$(cat "$tmp/list")" "$(tail -2 "$tmp/term4.err")"
+  bad "SIGTERM and resume at 1 -> 2 -> 4 workers" "exit $rc, term_ok $term_ok$term_why" "$(cat "$tmp/list")" "$(tail -2 "$tmp/term4.err")"
 fi
+
+cp "$tmp/grow.yaml" "$tmp/ck.yaml" # the checkpoints below are of grow.jsonl, now whole
 
 # --- the same command after the run ended does nothing, and says so ---
 expect_run "a run after the end has nothing to do" 0 "taken after every input ended: nothing is left to do" -- \
