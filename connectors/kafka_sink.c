@@ -10,6 +10,7 @@
  * end of the input the producer is flushed; the run ends only when every message is
  * acknowledged. */
 #include "kafka_conf.h"
+#include "kafka_txn.h"
 #include "weir/buf.h"
 #include "weir/error.h"
 #include "weir/graph.h"
@@ -26,6 +27,7 @@
 typedef struct ksink_config {
     char *topic, *bootstrap, *key;
     bool raw;
+    bool exactly_once;
     char **user;
 } ksink_config;
 
@@ -38,6 +40,7 @@ typedef struct ksink {
     int fds[2];
     uv_poll_t *poll;
     weir_buf buf, keybuf;
+    weir__ktxn *txn;  /* exactly_once: the held output and the transactional producer */
     int err;          /* a failed delivery (reported by the next call) */
     int64_t last_log; /* processing time of the last warning printed */
     bool ended;
@@ -52,7 +55,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     ksink *s = opaque;
-    if (!m->err || s->err) return;
+    if (!m->err || s->err || s->txn) return; /* in a transaction its commit reports it */
     char fatal[512];
     const char *why =
         m->err == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(s->rk, fatal, sizeof fatal)
@@ -114,8 +117,21 @@ static int ksink_open(weir_operator *op, const void *config, char *errbuf, size_
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
     char err[512];
-    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!s->rk) {
+    if (cfg->exactly_once) {
+        if (!weir_operator_checkpointing(op)) {
+            rd_kafka_conf_destroy(conf);
+            snprintf(errbuf, errlen,
+                     "WriteToKafka: exactly_once needs checkpoints (its transactions are "
+                     "committed with them)");
+            return WEIR_EINVAL;
+        }
+        s->txn = weir__ktxn_open(op, conf, cfg->topic, err, sizeof err);
+        if (!s->txn) {
+            snprintf(errbuf, errlen, "WriteToKafka: %s: %s", cfg->topic, err);
+            return WEIR_EIO;
+        }
+        s->rk = weir__ktxn_producer(s->txn);
+    } else if (!(s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err))) {
         rd_kafka_conf_destroy(conf);
         snprintf(errbuf, errlen, "WriteToKafka: %s", err);
         return WEIR_EINVAL;
@@ -150,7 +166,8 @@ static void ksink_close(weir_operator *op)
         rd_kafka_queue_destroy(s->q);
     }
     if (s->topic) rd_kafka_topic_destroy(s->topic);
-    if (s->rk) rd_kafka_destroy(s->rk); /* after a failure: what is queued is dropped */
+    if (s->txn) weir__ktxn_free(s->txn); /* destroys the producer too */
+    else if (s->rk) rd_kafka_destroy(s->rk); /* after a failure: what is queued is dropped */
     for (int i = 0; i < 2; i++)
         if (s->fds[i] >= 0) close(s->fds[i]);
     weir_buf_finish(&s->buf);
@@ -235,14 +252,16 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
             vlen = s->buf.len;
             if (vlen && ((const char *)val)[vlen - 1] == '\n') vlen--; /* a line without \n */
         }
-        if ((rc = produce(s, val, vlen, key, klen, b->ts[r]))) return rc;
+        rc = s->txn ? weir__ktxn_hold(s->txn, key, klen, val, vlen, b->ts[r])
+                    : produce(s, val, vlen, key, klen, b->ts[r]);
+        if (rc) return s->txn ? weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc)) : rc;
     }
     weir_operator_count_written(op, b->n_rows);
     rd_kafka_poll(s->rk, 0); /* delivery reports so far */
     if (s->err) return s->err;
     if ((b->flags & WEIR_BATCH_END) && !s->ended) {
         s->ended = true;
-        int rc = flush_all(s);
+        int rc = s->txn ? 0 : flush_all(s); /* held output goes with the last checkpoint */
         if (s->poll) {
             uv_close((uv_handle_t *)s->poll, on_handle_close);
             s->poll = NULL;
@@ -252,8 +271,39 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
     return 0;
 }
 
+/* exactly_once: the output held since the previous checkpoint goes into the snapshot, and is
+ * committed to Kafka in a transaction when the checkpoint completes (connectors/kafka_txn.c) */
+static int ksink_snapshot(weir_operator *op, weir_snap_writer *w)
+{
+    ksink *s = op->state;
+    if (s->txn) return weir__ktxn_snapshot(s->txn, w);
+    /* at-least-once: what came before the barrier is acknowledged before the checkpoint is */
+    return s->ended ? 0 : flush_all(s);
+}
+static int ksink_checkpoint_complete(weir_operator *op, uint64_t id)
+{
+    ksink *s = op->state;
+    return s->txn ? weir__ktxn_commit(s->txn, id) : 0;
+}
+static int ksink_restore(weir_operator *op, uint32_t group, weir_snap_reader *r)
+{
+    ksink *s = op->state;
+    if (!s->txn || group != WEIR_SNAP_SHARED)
+        return weir_operator_fail(op, WEIR_ECORRUPT,
+                                  "%s: the checkpoint holds transactions of exactly_once, which "
+                                  "this pipeline does not set",
+                                  op->name);
+    return weir__ktxn_restore(s->txn, r);
+}
+
 static const weir_operator_class kafka_sink_class = {
-    .name = "WriteToKafka", .open = ksink_open, .process = ksink_process, .close = ksink_close};
+    .name = "WriteToKafka",
+    .open = ksink_open,
+    .process = ksink_process,
+    .close = ksink_close,
+    .snapshot = ksink_snapshot,
+    .restore = ksink_restore,
+    .checkpoint_complete = ksink_checkpoint_complete};
 
 static void ksink_config_free(void *p)
 {
@@ -290,6 +340,7 @@ void weir_write_kafka(weir_stream *in, const weir_kafka_sink *opt)
         c->bootstrap = strdup(opt->bootstrap_servers);
         c->key = opt->key ? strdup(opt->key) : NULL;
         c->raw = opt->format && !strcmp(opt->format, "raw");
+        c->exactly_once = opt->exactly_once;
         c->user = weir__kafka_pairs_copy(opt->config, &odd);
     }
     if (odd) {

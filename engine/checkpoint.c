@@ -26,7 +26,7 @@
  * previous checkpoint stays the one a restart uses. A failure to publish (append to a sink's
  * file) stops the run: the next run finishes the append from the checkpoint.
  *
- * Restore (weir__ck_open, before the workers start): the newest checkpoint with a MANIFEST is
+ * Restore (weir__ck_restore, before the workers start): the newest checkpoint with a MANIFEST is
  * used; newer ones without are leftovers of a crash and are deleted; a damaged complete one
  * stops the run, naming the file (--from-checkpoint N picks an older one, --fresh starts over).
  * Each file sink is cut back to the length it had before the checkpoint's output and that
@@ -872,6 +872,13 @@ int weir__ck_open(weir__run *run)
                                        "another weir run uses the checkpoint directory %s (%s is "
                                        "locked); one run per directory",
                                        ck->dir, lock);
+    return 0;
+}
+
+int weir__ck_restore(weir__run *run)
+{
+    weir__ckpt *ck = run->ck;
+    if (!ck) return 0;
     int64_t t0 = mono_ns();
     int rc = pick_and_restore(ck);
     if (run->restored) {

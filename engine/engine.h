@@ -155,9 +155,12 @@ int weir__run_fail(weir__run *run, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* engine/checkpoint.c */
-/* Sets up checkpoints for the run (nothing without options.checkpoint.dir) and restores the
- * operators from the checkpoint to resume from; before the workers start. 0 or the error. */
+/* Sets up checkpoints for the run (nothing without options.checkpoint.dir): creates and locks the
+ * directory; before the operators open. 0 or the error. */
 int weir__ck_open(weir__run *run);
+/* Restores the opened operators from the checkpoint to resume from, if any; before the workers
+ * start. 0 or the error. */
+int weir__ck_restore(weir__run *run);
 /* Starts the coordinator thread. */
 int weir__ck_start(weir__run *run);
 /* Stops and joins the coordinator, copies its figures, frees. */

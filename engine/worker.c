@@ -163,6 +163,14 @@ bool weir_operator_checkpointing(const weir_operator *op)
 {
     return op->worker->opt && op->worker->opt->checkpoint.dir;
 }
+const char *weir_operator_checkpoint_dir(const weir_operator *op)
+{
+    return op->worker->opt ? op->worker->opt->checkpoint.dir : NULL;
+}
+uint64_t weir_operator_checkpoint_id(const weir_operator *op)
+{
+    return op->worker->ck_active;
+}
 bool weir_operator_restored(const weir_operator *op)
 {
     return op->worker->run && op->worker->run->restored;
@@ -622,8 +630,11 @@ int weir_run(weir_pipeline *p, const weir_run_options *opt)
         w->handles_open = true;
         atomic_init(&w->source_wm, WEIR_TIME_MIN);
     }
-    for (uint32_t i = 0; i < n && !rc; i++) rc = worker_instantiate(run->workers[i]);
+    /* the checkpoint directory is locked before any operator opens (a sink may fence an earlier
+     * run's producers), and restored into the instances once they are open */
     if (!rc) rc = weir__ck_open(run);
+    for (uint32_t i = 0; i < n && !rc; i++) rc = worker_instantiate(run->workers[i]);
+    if (!rc) rc = weir__ck_restore(run);
     if (!rc) rc = weir__ck_start(run);
     if (!rc) {
         atomic_store(&p->run, run);

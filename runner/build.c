@@ -626,11 +626,12 @@ static void check_kafka(builder *b, transform *t)
             add_field(b, s);
     }
     if (raw && t->desc->k == K_WRITE_KAFKA) add_field(b, "value");
-    if ((n = y_get(c, "exactly_once")) && get_bool(b, n, "exactly_once", &v) && v)
+    if ((n = y_get(c, "exactly_once")) && get_bool(b, n, "exactly_once", &v) && v &&
+        !b->checkpoint_dir)
         y_error(b->d, n,
-                "exactly_once (Kafka transactions committed with checkpoints) is not available "
-                "yet; leave it out for the idempotent producer: output is then at-least-once "
-                "across a restart");
+                "exactly_once commits a Kafka transaction with each checkpoint: it needs "
+                "options.checkpoint (e.g. checkpoint: {dir: state/}); without it, leave "
+                "exactly_once out for the idempotent, at-least-once producer");
     static const char *const maps[] = {"consumer_config", "producer_config_updates", NULL};
     for (int i = 0; maps[i]; i++) {
         if (!(n = y_get(c, maps[i]))) continue;
@@ -1355,7 +1356,10 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
                                             .bootstrap_servers = opt_text(c, "bootstrap_servers"),
                                             .format = opt_text(c, "format"),
                                             .key = opt_text(c, "key"),
-                                            .config = conf});
+                                            .config = conf,
+                                            .exactly_once = opt_text(c, "exactly_once") &&
+                                                            !strcmp(opt_text(c, "exactly_once"),
+                                                                    "true")});
         free(conf);
         break;
     }

@@ -62,6 +62,8 @@ typedef struct weir_kafka_sink {
     const char *format;            /* "json" (default) or "raw" (the `value` field as bytes) */
     const char *key;               /* field whose value is the record key; NULL: no key */
     const char *const *config;     /* librdkafka producer settings, as in weir_kafka_source */
+    bool exactly_once;             /* transactions committed with checkpoints (needs them): see
+                                      connectors/kafka_txn.h */
 } weir_kafka_sink;
 void weir_write_kafka(weir_stream *in, const weir_kafka_sink *opt);
 

@@ -130,6 +130,11 @@ uint32_t weir_operator_worker_count(const weir_operator *op);
 /* Whether the run takes checkpoints: sinks then hold their output for the next checkpoint
  * (WEIR_SNAP_OUTPUT) instead of writing it at once. */
 bool weir_operator_checkpointing(const weir_operator *op);
+/* The directory of the run's checkpoints (NULL without), for operators that keep files of their
+ * own beside them (WriteToKafka's commit log). */
+const char *weir_operator_checkpoint_dir(const weir_operator *op);
+/* During snapshot: the id of the checkpoint being taken (0 outside a snapshot). */
+uint64_t weir_operator_checkpoint_id(const weir_operator *op);
 /* Whether the run resumed from a checkpoint (restore calls came before the first batch). */
 bool weir_operator_restored(const weir_operator *op);
 /* Rows per batch this run uses. */

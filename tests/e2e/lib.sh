@@ -22,3 +22,16 @@ expect_run() {
 same_file() { # NAME ACTUAL EXPECTED
   if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$3" "$2" | head -10)"; fi
 }
+
+# ooo_input N [USERS]: N JSON records {ts, user, amount} of USERS users (default 1500), event time
+# 4 ms apart, up to 3 s out of order, 1% late by up to 40 s (a deterministic LCG, so every machine
+# gets the same lines)
+ooo_input() {
+  awk -v n="$1" -v users="${2:-1500}" 'BEGIN { x = 12345; m = 2147483648
+    for (i = 0; i < n; i++) {
+      x = (1103515245 * x + 12345) % m; j = x % 3200
+      x = (1103515245 * x + 12345) % m; u = x % users
+      x = (1103515245 * x + 12345) % m; a = x % 100 + 1
+      x = (1103515245 * x + 12345) % m; late = (x % 100 == 0) ? (x % 40000) : 0
+      printf "{\"ts\":%d,\"user\":\"u%d\",\"amount\":%d}\n", i * 4 - j + 200 - late, u, a } }'
+}

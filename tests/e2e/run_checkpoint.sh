@@ -23,16 +23,8 @@ pass=0
 fail=0
 . "$src/tests/e2e/lib.sh"
 
-# --- the input: 250000 records, event time 4 ms apart, up to 3 s out of order, 1% late by up
-# to 40 s (a deterministic LCG, so every machine gets the same file) ---
-awk 'BEGIN { x = 12345; m = 2147483648
-  for (i = 0; i < 250000; i++) {
-    x = (1103515245 * x + 12345) % m; j = x % 3200
-    x = (1103515245 * x + 12345) % m; u = x % 1500
-    x = (1103515245 * x + 12345) % m; a = x % 100 + 1
-    x = (1103515245 * x + 12345) % m; late = (x % 100 == 0) ? (x % 40000) : 0
-    printf "{\"ts\":%d,\"user\":\"u%d\",\"amount\":%d}\n", i * 4 - j + 200 - late, u, a } }' \
-  >"$tmp/in.jsonl"
+# --- the input: 250000 records, out of order, some late (lib.sh) ---
+ooo_input 250000 >"$tmp/in.jsonl"
 
 pipeline() { # OUT [checkpoint-dir]; reads ${IN:-$tmp/in.jsonl}, followed if FOLLOW is set
   local in=${IN:-$tmp/in.jsonl}
