@@ -21,17 +21,21 @@
  * partitions; a worker that has no partition, or only idle ones (`idle_timeout`), does not hold
  * the watermark of downstream operators back.
  *
- * Offsets: the offset after the last record handed to the pipeline is stored and committed to
- * the group every 5 s (librdkafka's auto commit of stored offsets). Until checkpoints exist this
- * is at-most-once for window state across a crash: a restart continues after the records read,
- * and what the windows held is lost. An offset that is no longer on the broker is an error that
- * names topic, partition and offset (never a silent jump: auto.offset.reset is "error").
+ * Offsets: with checkpoints, each partition's offset and watermark state are in the checkpoint
+ * and a restart resumes from them (at any worker count); the group's committed offsets follow
+ * the completed checkpoints, for monitoring. Without checkpoints, the offset after the last
+ * record handed to the pipeline is stored and committed to the group every 5 s (librdkafka's
+ * auto commit of stored offsets): at-most-once for window state across a crash. An offset that
+ * is no longer on the broker is an error that names topic, partition and offset (never a silent
+ * jump: auto.offset.reset is "error").
  *
  * The sink renders each row as a JSON object (or, with format raw, sends the `value` field as
  * it is) with the key from a field, through an idempotent producer (enable.idempotence=true,
  * murmur2 partitioner as Java clients use). A delivery that fails after librdkafka's retries
- * stops the run with the error: never a silent loss. At the end of the input the producer is
- * flushed before the run ends. */
+ * stops the run with the error: never a silent loss. The producer is flushed at every
+ * checkpoint and at the end of the input (at-least-once across restarts). With exactly_once the
+ * output of each checkpoint is held and written in one transaction when the checkpoint
+ * completes (connectors/kafka_txn.h). */
 #ifndef WEIR_KAFKA_H
 #define WEIR_KAFKA_H
 
