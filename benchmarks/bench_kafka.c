@@ -64,11 +64,13 @@ static void die(const char *what, const char *why)
     exit(1);
 }
 
-/* The settings every client of this benchmark uses (weir's source and sink get the same). */
-static const char *const consumer_settings[] = {"fetch.wait.max.ms", "1", "socket.nagle.disable",
-                                                "true", NULL};
-static const char *const producer_settings[] = {"linger.ms", "2", "socket.nagle.disable", "true",
-                                                NULL};
+/* The settings every client of this benchmark uses (weir's source and sink get the same):
+ * fetch.wait.max.ms and linger.ms can be set (see main); queued.min.messages is weir's default
+ * (connectors/kafka_source.c says why), given to the bare loop too. */
+#define QUEUED_MIN "500000"
+static const char *consumer_settings[] = {"fetch.wait.max.ms", "1", "socket.nagle.disable", "true",
+                                          "queued.min.messages", QUEUED_MIN, NULL};
+static const char *producer_settings[] = {"linger.ms", "2", "socket.nagle.disable", "true", NULL};
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
 {
@@ -81,23 +83,30 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
         rd_kafka_conf_set(c, "group.id", group ? group : "bench", err, sizeof err);
         rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);
         rd_kafka_conf_set(c, "enable.partition.eof", "false", err, sizeof err);
-        rd_kafka_conf_set(c, "fetch.wait.max.ms", "1", err, sizeof err);
-    } else {
-        rd_kafka_conf_set(c, "linger.ms", "2", err, sizeof err);
+    } else
         rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof err);
-    }
+    const char *const *set = type == RD_KAFKA_CONSUMER ? consumer_settings : producer_settings;
+    for (int i = 0; set[i]; i += 2)
+        if (rd_kafka_conf_set(c, set[i], set[i + 1], err, sizeof err)) die(set[i], err);
     rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof err);
     if (!rk) die("client", err);
     if (type == RD_KAFKA_CONSUMER) rd_kafka_poll_set_consumer(rk);
     return rk;
 }
 
-/* Assigns every partition of topic to consumer rk from offset (BEGINNING or END). */
+/* Assigns every partition of topic to consumer rk from offset (BEGINNING or END). As weir's
+ * source does, it looks the offsets up first, in one ListOffsets request, and assigns them as
+ * numbers: librdkafka resolves a logical offset (BEGINNING, END) from a timer, which cost the
+ * bare loop about 0.5 s per run. */
 static void assign_all(rd_kafka_t *rk, const char *topic, int partitions, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = offset;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            offset == RD_KAFKA_OFFSET_BEGINNING ? -2 : -1; /* ListOffsets: earliest, latest */
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, 10000);
+    for (int p = 0; !e && p < partitions; p++) e = l->elems[p].err;
+    if (e) die("offsets", rd_kafka_err2str(e));
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -134,6 +143,9 @@ static void *bare_loop(void *arg)
 {
     bare_args *a = arg;
     rd_kafka_t *c = client(RD_KAFKA_CONSUMER, NULL), *p = client(RD_KAFKA_PRODUCER, NULL);
+    /* the output topic's metadata is fetched now, as weir's sink does when it opens, not at the
+     * first record (which held the bare loop's first batch back by about 0.5 s) */
+    rd_kafka_topic_t *out = rd_kafka_topic_new(p, a->out, NULL);
     assign_all(c, a->in, a->partitions, a->from);
     /* batches of messages from the consumer queue, each produced unchanged */
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c);
@@ -153,6 +165,7 @@ static void *bare_loop(void *arg)
     }
     rd_kafka_queue_destroy(q);
     flush_all(p);
+    rd_kafka_topic_destroy(out);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     rd_kafka_destroy(p);
@@ -432,6 +445,16 @@ int main(int argc, char **argv)
     rd_kafka_t *holder = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!holder || !(cluster = rd_kafka_mock_cluster_new(holder, 1))) die("mock cluster", err);
     bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
+    /* --fetch-wait MS and --linger MS, anywhere after the mode, set both weir's and the bare
+     * loop's clients */
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--fetch-wait") || !strcmp(argv[i], "--linger")) {
+            (argv[i][2] == 'f' ? consumer_settings : producer_settings)[1] = argv[i + 1];
+            memmove(argv + i, argv + i + 2, (size_t)(argc - i - 1) * sizeof *argv);
+            argc -= 2, i--;
+        }
+    printf("# clients: fetch.wait.max.ms=%s linger.ms=%s socket.nagle.disable=true\n",
+           consumer_settings[1], producer_settings[1]);
     if (!strcmp(argv[1], "throughput")) {
         uint64_t records = argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000;
         int runs = argc > 3 ? atoi(argv[3]) : 5;

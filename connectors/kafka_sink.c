@@ -96,7 +96,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
 
 static const char *const sink_defaults[] = {
     "enable.idempotence",   "true", "partitioner", "murmur2_random", "linger.ms", "5",
-    "socket.nagle.disable", "true", "client.id",   "weir",           NULL};
+    "socket.nagle.disable", "true", "client.id",   "weir",           "delivery.report.only.error",
+    "true", NULL};
 
 static int ksink_open(weir_operator *op, const void *config, char *errbuf, size_t errlen)
 {

@@ -401,11 +401,16 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-/* weir's consumer defaults (the user's consumer_config comes after them). */
+/* weir's consumer defaults (the user's consumer_config comes after them). queued.min.messages:
+ * librdkafka 2.0.2 counts it over the worker's whole consumer queue (every partition's fetch
+ * queue is forwarded into it), stops fetching when the queue holds more, and fetches again only
+ * about 0.8 s after the queue has drained: with the default of 100000 a pipeline that drains
+ * faster than that sat idle for most of the time (found by benchmarks/bench_kafka). The bytes
+ * stay bounded by queued.max.messages.kbytes (64 MiB by default). */
 #define SOURCE_DEFAULTS                                                                            \
     "enable.auto.offset.store", "false", "auto.offset.reset", "error", "fetch.wait.max.ms", "10",  \
         "socket.nagle.disable", "true", "client.id", "weir", "enable.partition.eof", "false",      \
-        "reconnect.backoff.max.ms", "1000"
+        "reconnect.backoff.max.ms", "1000", "queued.min.messages", "500000"
 static const char *const source_defaults_group[] = {SOURCE_DEFAULTS, "enable.auto.commit", "true",
                                                     NULL};
 static const char *const source_defaults_group_ck[] = {SOURCE_DEFAULTS, "enable.auto.commit",
@@ -464,14 +469,34 @@ static int assign_bounded(ksrc *s, char *errbuf, size_t errlen)
         rd_kafka_topic_partition_list_add(l, s->cfg->topic, (int32_t)i);
     int rc = 0;
     if (s->cfg->group && l->cnt) rc = read_committed(s, l, errbuf, errlen);
+    /* the first and the end offsets of every partition, in two requests (Kafka's ListOffsets
+     * with the timestamps -2, earliest, and -1, latest): rd_kafka_query_watermark_offsets asks
+     * for one partition at a time and took about 40 ms each */
+    rd_kafka_topic_partition_list_t *lows = NULL, *highs = NULL;
+    if (!rc && l->cnt) {
+        lows = rd_kafka_topic_partition_list_copy(l);
+        highs = rd_kafka_topic_partition_list_copy(l);
+        if (!lows || !highs) rc = WEIR_ENOMEM;
+    }
+    for (int pass = 0; !rc && l->cnt && pass < 2; pass++) {
+        rd_kafka_topic_partition_list_t *q = pass ? highs : lows;
+        for (int i = 0; i < q->cnt; i++) q->elems[i].offset = pass ? -1 : -2;
+        rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(s->rk, q, 10000);
+        for (int i = 0; !err && i < q->cnt; i++) err = q->elems[i].err;
+        if (err) {
+            snprintf(errbuf, errlen, "ReadFromKafka: %s: cannot read its partitions' offsets: %s",
+                     s->cfg->topic, rd_kafka_err2str(err));
+            rc = WEIR_EIO;
+        }
+    }
     for (int i = 0; !rc && i < l->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &l->elems[i];
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(s->rk, s->cfg->topic, tp->partition, &lo, &hi, 10000);
-        if (err) {
-            snprintf(errbuf, errlen, "ReadFromKafka: %s/%" PRId32 ": cannot read its offsets: %s",
-                     s->cfg->topic, tp->partition, rd_kafka_err2str(err));
+        int64_t lo = lows->elems[i].offset, hi = highs->elems[i].offset;
+        if (lo < 0 || hi < lo) {
+            snprintf(errbuf, errlen,
+                     "ReadFromKafka: %s/%" PRId32 ": the broker gave no valid offsets (%" PRId64
+                     " to %" PRId64 ")",
+                     s->cfg->topic, tp->partition, lo, hi);
             rc = WEIR_EIO;
             break;
         }
@@ -483,6 +508,8 @@ static int assign_bounded(ksrc *s, char *errbuf, size_t errlen)
         k->next = s->cfg->group && tp->offset >= 0 ? tp->offset : lo;
         s->n_open++;
     }
+    if (lows) rd_kafka_topic_partition_list_destroy(lows);
+    if (highs) rd_kafka_topic_partition_list_destroy(highs);
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
 }

@@ -239,6 +239,29 @@ else
 fi
 stop_cluster
 
+# --- a record the broker refuses for good: the run stops with the error, never a silent loss ---
+# (weir asks librdkafka for delivery reports of failures only, so this checks that those come)
+start_cluster in:1 out:1
+for i in $(seq 1 100); do echo "k:{\"k\":\"k\",\"i\":$i}"; done | produce in
+cat >"$tmp/refused.yaml" <<EOF
+pipeline:
+  type: chain
+  transforms:
+    - type: ReadFromKafka
+      config: {topic: in, bootstrap_servers: "$boot", bounded: true}
+    - type: WriteToKafka
+      config: {topic: out, bootstrap_servers: "$boot", key: k}
+EOF
+a=$(control errors 0 1 10) # the next Produce request fails with MESSAGE_TOO_LARGE (10)
+timeout 60 "$weir" run "$tmp/refused.yaml" --progress=never >/dev/null 2>"$tmp/refused.err" </dev/null
+rc=$?
+if [ "$a" = ok ] && [ $rc = 1 ] && grep -q "WriteToKafka: out/0: a record could not be delivered" "$tmp/refused.err"; then
+  ok "a record the broker refuses stops the run with the error (exit 1)"
+else
+  bad "a refused record" "control: $a, exit $rc" "$(tail -3 "$tmp/refused.err")"
+fi
+stop_cluster
+
 # --- checkpoints: the Kafka offsets in them (issue #6) ---
 # 90000 records over 3 partitions (keyed by user), event time 4 ms apart and up to 1.9 s out of
 # order within a partition (the watermark's bound is 2 s, so no record is late); a windowed
