@@ -1476,6 +1476,7 @@ static void slice_advance(combine *c, int64_t wm)
  * processing-time entries finds theirs, as it stood. */
 
 #define SNAP_VERSION 2u
+#define SNAP_AHEAD 16 /* table slots the walk prefetches ahead */
 
 static uint64_t fp_mix(uint64_t h, uint64_t v)
 {
@@ -1679,6 +1680,14 @@ static int combine_snapshot_more(weir_operator *op, weir_snap_writer *wr, uint32
     size_t n = 0;
     for (size_t scanned = 0; c->snap_cursor < c->table_cap && n < max_keys && scanned < max_slots;
          scanned++) {
+        /* the walk is a cache miss per key (and the key's values another): fetch ahead */
+        if (c->snap_cursor + SNAP_AHEAD < c->table_cap) {
+            const keyent *ahead = c->table[c->snap_cursor + SNAP_AHEAD];
+            if (ahead) {
+                __builtin_prefetch(ahead);
+                __builtin_prefetch((const char *)ahead + 64);
+            }
+        }
         keyent *k = c->table[c->snap_cursor++];
         if (!k || k->stamp == c->epoch) continue;
         k->stamp = c->epoch;
@@ -1695,8 +1704,14 @@ static int combine_snapshot_more(weir_operator *op, weir_snap_writer *wr, uint32
     for (uint32_t g = 0; g < WEIR_KEY_GROUPS && !rc; g++) {
         if (start[g] == start[g + 1]) continue;
         rc = snap_group_header(c, wr, g, start[g + 1] - start[g]);
-        for (uint32_t i = start[g]; i < start[g + 1] && !rc; i++)
+        for (uint32_t i = start[g]; i < start[g + 1] && !rc; i++) {
+            if (i + 8 < n && order[i + 8]->n_win) { /* its first window, 2 lines */
+                const char *w0 = (const char *)*key_wins(order[i + 8]);
+                __builtin_prefetch(w0);
+                __builtin_prefetch(w0 + 64);
+            }
             rc = snap_key(c, order[i], c->snap_pt, c->snap_n_pt, wr);
+        }
     }
     TEST_COUNT(c, calls, 1);
     TEST_COUNT(c, keys, n);
