@@ -11,7 +11,10 @@
  * point of the stream where the model fires them.
  *
  * WEIR_DIFF_CASES (default 3000) and WEIR_DIFF_SEED (default 1) set the number of cases and the
- * first seed; WEIR_DIFF_BATCH sets the engine's batch size. */
+ * first seed; WEIR_DIFF_BATCH sets the engine's batch size. The last test fires the due windows
+ * one key per round (WEIR_TEST_FIRE_ROUND=1; the engine takes 4096 keys per round, more than
+ * these cases have), so that a watermark that makes several keys due at once is split into
+ * rounds, as it is with many keys. */
 #include "ref_window.h"
 
 #include <criterion/criterion.h>
@@ -434,4 +437,10 @@ Test(window_diff, random_streams_2_workers, .timeout = 600)
 Test(window_diff, random_streams_3_workers, .timeout = 600)
 {
     run_cases(env_u64("WEIR_DIFF_CASES", 3000) / 3, 3);
+}
+Test(window_diff, random_streams_one_key_per_firing_round, .timeout = 600)
+{
+    setenv("WEIR_TEST_FIRE_ROUND", "1", 1);
+    run_cases(env_u64("WEIR_DIFF_CASES", 3000) / 3, 1);
+    unsetenv("WEIR_TEST_FIRE_ROUND");
 }
