@@ -206,7 +206,7 @@ typedef struct combine {
     size_t cap_snap_keys;
     int snap_rc;          /* a copy-on-write write failed */
     uint32_t test_budget; /* WEIR_TEST_SNAPSHOT_BUDGET: at most this many keys per call */
-    uint32_t fire_round;  /* keys per round of advance(): FIRE_ROUND_KEYS, or WEIR_TEST_FIRE_ROUND */
+    uint32_t fire_round; /* keys per round of advance(): FIRE_ROUND_KEYS, or WEIR_TEST_FIRE_ROUND */
 } combine;
 
 static inline void *win_cur(const combine *c, const win *w)
@@ -1050,8 +1050,8 @@ static void advance(combine *c, int64_t wm)
     }
     for (;;) {
         const timer_entry *t;
-        while (c->n_touched < c->fire_round && !c->status &&
-               (t = timer_heap_top(&c->key_timers)) && t->time <= wm) {
+        while (c->n_touched < c->fire_round && !c->status && (t = timer_heap_top(&c->key_timers)) &&
+               t->time <= wm) {
             timer_entry te = timer_heap_pop(&c->key_timers);
             keyent *k = te.target;
             k->n_timers--;
@@ -1493,7 +1493,7 @@ static void slice_advance(combine *c, int64_t wm)
  * processing-time entries finds theirs, as it stood. */
 
 #define SNAP_VERSION 2u
-#define SNAP_AHEAD 16 /* table slots the walk prefetches ahead */
+#define SNAP_AHEAD   16 /* table slots the walk prefetches ahead */
 
 static uint64_t fp_mix(uint64_t h, uint64_t v)
 {
@@ -2094,8 +2094,8 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     const char *tb = getenv("WEIR_TEST_SNAPSHOT_BUDGET");
     if (tb && *tb) c->test_budget = (uint32_t)strtoul(tb, NULL, 10);
     const char *fr = getenv("WEIR_TEST_FIRE_ROUND");
-    c->fire_round = fr && *fr && strtoul(fr, NULL, 10) > 0 ? (uint32_t)strtoul(fr, NULL, 10)
-                                                          : FIRE_ROUND_KEYS;
+    c->fire_round =
+        fr && *fr && strtoul(fr, NULL, 10) > 0 ? (uint32_t)strtoul(fr, NULL, 10) : FIRE_ROUND_KEYS;
     (void)errbuf;
     (void)errlen;
     return 0;
