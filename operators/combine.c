@@ -2094,8 +2094,8 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     const char *tb = getenv("WEIR_TEST_SNAPSHOT_BUDGET");
     if (tb && *tb) c->test_budget = (uint32_t)strtoul(tb, NULL, 10);
     const char *fr = getenv("WEIR_TEST_FIRE_ROUND");
-    c->fire_round =
-        fr && *fr && strtoul(fr, NULL, 10) > 0 ? (uint32_t)strtoul(fr, NULL, 10) : FIRE_ROUND_KEYS;
+    c->fire_round = fr ? (uint32_t)strtoul(fr, NULL, 10) : 0;
+    if (!c->fire_round) c->fire_round = FIRE_ROUND_KEYS;
     (void)errbuf;
     (void)errlen;
     return 0;

@@ -14,6 +14,8 @@ fail=0
 kd=
 cleanup() {
   [ -n "$kd" ] && kill -TERM "$kd" 2>/dev/null && wait "$kd" 2>/dev/null
+  # a weir run a failed check left behind (the group handover test starts two)
+  for j in $(jobs -p); do kill -TERM "$j" 2>/dev/null; done
   exec 9>&- 2>/dev/null
   rm -rf "$tmp"
 }
