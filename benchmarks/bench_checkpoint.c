@@ -14,7 +14,12 @@
  *     generator's first K records hold every key), then a run that resumes from it: the time
  *     to read the checkpoint and restore the operators.
  *
- *     build/benchmarks/bench_checkpoint [records=30000000] [keys=1000000] [runs=3]
+ * With --join the state is a Join's instead: two ReadFromGenerator sources of N records each
+ * over the same K keys (records default 2000000: 2 rows per side and key) -> Join on k, fixed
+ * windows of 1 h -> the counting sink, which must see K x (N / K)^2 pairs; the rows wait in the
+ * Join's one open window until the end, so a checkpoint holds all 2N of them.
+ *
+ *     build/benchmarks/bench_checkpoint [--join] [records=30000000] [keys=1000000] [runs=3]
  *                                       [workers=1] [interval_ms=1000] [dir=/tmp/weir-bench-ck]
  */
 #include <weir/graph.h>
@@ -54,15 +59,27 @@ typedef struct result {
     int rc;
 } result;
 
+static bool join_mode; /* --join */
+
 static result run(int64_t n, int64_t keys, uint32_t workers, const weir_checkpoint_options *ck)
 {
     weir_pipeline *p = weir_pipeline_create();
     weir_stream *in = weir_read_generator(p, &(weir_generator_source){.count = n, .keys = keys});
-    weir_stream *out =
-        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
-                                              .window = weir_fixed(WEIR_SECONDS(3600)),
-                                              .aggregates = WEIR_AGGREGATES(
-                                                  weir_count("n"), weir_sum("v", "total"))});
+    weir_stream *out;
+    if (join_mode) {
+        weir_stream *right =
+            weir_read_generator(p, &(weir_generator_source){.count = n, .keys = keys});
+        out = weir_join(in, right,
+                        &(weir_join_spec){.type = WEIR_JOIN_INNER,
+                                          .left_keys = WEIR_FIELDS("k"),
+                                          .right_keys = WEIR_FIELDS("k"),
+                                          .window = weir_fixed(WEIR_SECONDS(3600))});
+    } else {
+        out = weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                                    .window = weir_fixed(WEIR_SECONDS(3600)),
+                                                    .aggregates = WEIR_AGGREGATES(
+                                                        weir_count("n"), weir_sum("v", "total"))});
+    }
     weir_collect(out, count_row, NULL);
     atomic_store(&rows_out, 0);
     weir_run_options o = {.workers = workers};
@@ -84,17 +101,29 @@ static double median(double *v, int n)
 
 int main(int argc, char **argv)
 {
-    int64_t n = argc > 1 ? atoll(argv[1]) : 30000000;
+    if (argc > 1 && !strcmp(argv[1], "--join")) {
+        join_mode = true;
+        argv++, argc--;
+    }
+    int64_t n = argc > 1 ? atoll(argv[1]) : join_mode ? 2000000 : 30000000;
     int64_t keys = argc > 2 ? atoll(argv[2]) : 1000000;
     int runs = argc > 3 ? atoi(argv[3]) : 3;
     uint32_t workers = argc > 4 ? (uint32_t)atoi(argv[4]) : 1;
     int64_t interval = argc > 5 ? atoll(argv[5]) : 1000;
     const char *dir = argc > 6 ? argv[6] : "/tmp/weir-bench-ck";
     if (n <= 0 || keys <= 0 || runs <= 0 || runs > 64 || !workers || interval <= 0) {
-        fprintf(stderr, "usage: %s [records] [keys] [runs] [workers] [interval_ms] [dir]\n",
+        fprintf(stderr,
+                "usage: %s [--join] [records] [keys] [runs] [workers] [interval_ms] [dir]\n",
                 argv[0]);
         return 2;
     }
+    if (join_mode && n % keys) {
+        fprintf(stderr, "--join: records must be a multiple of keys\n");
+        return 2;
+    }
+    /* the rows the sink must see: one per key, or a Join's pairs */
+    uint64_t want = join_mode ? (uint64_t)keys * (uint64_t)(n / keys) * (uint64_t)(n / keys)
+                              : (uint64_t)keys;
     /* the window holds the whole run: n / 100 ms of event time must fit in 1 h */
     if (n / 100 >= 3600 * 1000) {
         fprintf(stderr, "records: at most %d (the run must fit in the 1 h window)\n",
@@ -107,9 +136,9 @@ int main(int argc, char **argv)
     uint64_t completed = 0, size_ok = 1;
     for (int r = 0; r < runs; r++) {
         result b = run(n, keys, workers, NULL);
-        if (b.rc || atomic_load(&rows_out) != (uint64_t)keys) {
-            fprintf(stderr, "baseline: wrong result (%llu rows for %lld keys)\n",
-                    (unsigned long long)atomic_load(&rows_out), (long long)keys);
+        if (b.rc || atomic_load(&rows_out) != want) {
+            fprintf(stderr, "baseline: wrong result (%llu rows, %llu expected)\n",
+                    (unsigned long long)atomic_load(&rows_out), (unsigned long long)want);
             return 1;
         }
         base[r] = b.seconds;
@@ -117,7 +146,7 @@ int main(int argc, char **argv)
         if (system(cmd)) return 1;
         weir_checkpoint_options ck = {.dir = dir, .interval = interval};
         result c = run(n, keys, workers, &ck);
-        if (c.rc || atomic_load(&rows_out) != (uint64_t)keys) {
+        if (c.rc || atomic_load(&rows_out) != want) {
             fprintf(stderr, "with checkpoints: wrong result\n");
             return 1;
         }
@@ -140,7 +169,7 @@ int main(int argc, char **argv)
         }
         weir_checkpoint_options resume = {.dir = dir, .interval = 3600000};
         result s = run(n, keys, workers, &resume);
-        if (s.rc || atomic_load(&rows_out) != (uint64_t)keys) {
+        if (s.rc || atomic_load(&rows_out) != want) {
             fprintf(stderr, "resumed run: wrong result (%llu rows)\n",
                     (unsigned long long)atomic_load(&rows_out));
             return 1;
@@ -155,9 +184,10 @@ int main(int argc, char **argv)
         pclose(du);
     }
     double mb = median(base, runs), mw = median(with, runs);
-    printf("checkpoints: %lld records, %lld keys with open windows, %u worker%s, a checkpoint "
-           "every %lld ms, median of %d runs\n",
-           (long long)n, (long long)keys, workers, workers == 1 ? "" : "s", (long long)interval,
+    printf("checkpoints%s: %lld records%s, %lld keys with open windows, %u worker%s, a "
+           "checkpoint every %lld ms, median of %d runs\n",
+           join_mode ? " of a Join" : "", (long long)n, join_mode ? " per side" : "",
+           (long long)keys, workers, workers == 1 ? "" : "s", (long long)interval,
            runs);
     printf("  without checkpoints  %8.3f s  %6.2fM records/s\n", mb, (double)n / mb / 1e6);
     printf("  with checkpoints     %8.3f s  %6.2fM records/s  (%llu checkpoints in the last "

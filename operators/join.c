@@ -45,9 +45,26 @@
  * maximum of that and what arrives, so what fired before the checkpoint (its rows are gone from
  * the state) never fires again, and a row is judged late against at least the watermark its
  * input had at the checkpoint. There are no timers to rebuild: windows fire on the watermark,
- * by their ends. The output text cached per row (side_json) is not written: it is made again. */
+ * by their ends. The output text cached per row (side_json) is not written: it is made again.
+ *
+ * Lazy snapshots (weir_operator_class.snapshot_more). The pause at the checkpoint writes only
+ * the shared section; the windows' keys follow in snapshot_more calls between batches, a walk
+ * of the windows by start and, within one, of its keys in the encoding's order, each call's
+ * keys grouped by key group into one section per group (a group has many sections, each
+ * restored on its own; a window whose keys span calls appears in several). The state is
+ * append-only until a window fires, so the snapshot needs no copies: every row and key carries
+ * the epoch it arrived in (each snapshot bumps the epoch), and the walk writes only what came
+ * before the checkpoint. Rows of a key arrive in order and keys join the left-key list in order
+ * of their first left row, so what came before is a prefix of each list: a key whose first left
+ * row came after is written with the right-only keys (it was one then), and keys born after
+ * are skipped. The one change that destroys state is a window firing, which frees it: a window
+ * the walk has not finished is retired instead (off the open windows, its rows already
+ * emitted, nothing added to it since: rows for it are late) and freed once the walk, which
+ * takes retired windows first, has written it. Nothing is written in the pause or while a
+ * batch waits: processing only ever waits for one snapshot_more call. */
 #include "weir/join.h"
 #include "input_wm.h"
+#include "join.h"
 #include "weir/buf.h"
 #include "weir/error.h"
 #include "weir/graph.h"
@@ -75,14 +92,17 @@ typedef struct jrow {
     weir_raw raw;     /* the input row's pass-through text (copied) */
     const char *json; /* the side's object for the output text, made on first use */
     uint32_t json_len;
+    uint32_t epoch; /* join_state.epoch when it arrived (lazy snapshots) */
     weir_value v[]; /* the input's fields; strings in the window's arena */
 } jrow;
 
 typedef struct jkey {
     struct jkey *chain;     /* hash bucket */
     struct jkey *next_left; /* keys in order of their first left row */
+    struct jkey *next_key;  /* every key of the window, in order of creation */
     uint64_t hash;
     jrow *head[2], *tail[2];
+    uint32_t epoch; /* join_state.epoch when it was created */
     bool nomatch;   /* a left row with a null key field: matches nothing */
     weir_value k[]; /* n_keys values (strings point into a stored row) */
 } jkey;
@@ -93,7 +113,22 @@ typedef struct jwin {
     jkey **buckets;
     uint32_t n_buckets, n_keys;
     jkey *first_left, *last_left;
+    jkey *first_key, *last_key;
+    uint32_t snapped; /* the epoch it was last written in, or born in: written when current */
 } jwin;
+
+/* Where a walk of a window's keys for a snapshot stands (the order of the encoding). */
+typedef struct snap_cursor {
+    jwin *w;      /* NULL: none */
+    bool right;   /* past the keys with left rows: the right-only ones (next_key order) */
+    jkey *at;     /* the next key to look at */
+} snap_cursor;
+
+typedef struct snap_key {
+    const jkey *k;
+    const jwin *w;
+    uint32_t group; /* weir_key_group of its values */
+} snap_key;
 
 typedef struct join_state {
     const join_config *cfg;
@@ -110,7 +145,23 @@ typedef struct join_state {
     int status;
     bool restored_shared; /* a shared section was restored (the next ones: the minimum) */
     weir_value *row_buf;  /* [widest input + 1]: a row read back (restore) */
+    /* a lazy snapshot ("checkpoints" below): in progress while snap_w is set */
+    uint32_t epoch; /* bumped by each snapshot: what it writes arrived in an earlier one */
+    weir_snap_writer *snap_w;
+    snap_cursor snap_cur; /* the walk's window and key */
+    jwin **retired;       /* windows that fired before the walk wrote them, by start */
+    uint32_t n_retired, cap_retired;
+    snap_key *snap_keys;  /* one call's keys, then the same by group */
+    size_t cap_snap_keys;
+    uint32_t test_budget; /* WEIR_TEST_SNAPSHOT_BUDGET: at most this many keys per call */
 } join_state;
+
+join_test_stats weir__join_test;
+
+#define TEST_COUNT(s, what, n)                                                                     \
+    ((s)->test_budget                                                                              \
+         ? (void)atomic_fetch_add_explicit(&weir__join_test.what, (n), memory_order_relaxed)       \
+         : (void)0)
 
 /* ---- windows ---- */
 
@@ -145,6 +196,7 @@ static jwin *win_get(join_state *s, int64_t start)
     if (!w) return NULL;
     w->start = start;
     w->end = start + s->cfg->window.size;
+    w->snapped = s->epoch; /* not part of a snapshot in progress */
     weir_arena_init(&w->arena, 16384);
     w->n_buckets = 64;
     w->buckets = calloc(w->n_buckets, sizeof *w->buckets);
@@ -185,7 +237,7 @@ static jrow *copy_row(join_state *s, jwin *w, uint32_t side, int64_t ts, const w
     uint32_t nf = s->in_schema[side]->n_fields;
     jrow *jr = weir_arena_alloc(&w->arena, sizeof *jr + nf * sizeof(weir_value));
     if (!jr) return NULL;
-    *jr = (jrow){.ts = ts};
+    *jr = (jrow){.ts = ts, .epoch = s->epoch};
     memcpy(jr->v, row, nf * sizeof(weir_value));
     for (uint32_t i = 0; i < nf; i++) {
         weir_value *v = &jr->v[i];
@@ -240,7 +292,12 @@ static int win_add(join_state *s, jwin *w, uint32_t side, int64_t ts, const weir
     if (!k) {
         k = weir_arena_alloc(&w->arena, sizeof *k + cfg->n_keys * sizeof(weir_value));
         if (!k) return WEIR_ENOMEM;
-        *k = (jkey){.hash = h, .nomatch = has_null};
+        *k = (jkey){.hash = h, .epoch = s->epoch, .nomatch = has_null};
+        if (w->last_key)
+            w->last_key->next_key = k;
+        else
+            w->first_key = k;
+        w->last_key = k;
         for (uint32_t i = 0; i < cfg->n_keys; i++) k->k[i] = jr->v[cols[i]];
         if (!has_null) {
             if (w->n_keys >= w->n_buckets && grow_buckets(w)) return WEIR_ENOMEM;
@@ -346,6 +403,8 @@ static int win_fire(join_state *s, jwin *w)
     return rc;
 }
 
+static int snap_retire(join_state *s, jwin *w);
+
 /* The Join's watermark rose to wm: fires the windows that end at or before it, in order. */
 static int advance(join_state *s, int64_t wm)
 {
@@ -354,7 +413,11 @@ static int advance(join_state *s, int64_t wm)
     int rc = 0;
     while (n < s->n_wins && s->wins[n]->end <= wm && !rc) {
         rc = win_fire(s, s->wins[n]);
-        win_free(s->wins[n]);
+        if (s->snap_w && s->wins[n]->snapped != s->epoch) { /* kept for the snapshot */
+            if (!rc) rc = snap_retire(s, s->wins[n]);
+        } else {
+            win_free(s->wins[n]);
+        }
         s->wins[n++] = NULL;
     }
     if (n) memmove(s->wins, s->wins + n, (s->n_wins - n) * sizeof *s->wins);
@@ -380,6 +443,8 @@ static int join_open(weir_operator *op, const void *config, char *errbuf, size_t
     weir_buf_init(&s->scratch);
     s->out = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!s->out || input_wm_init(&s->wm, 2)) return WEIR_ENOMEM;
+    const char *tb = getenv("WEIR_TEST_SNAPSHOT_BUDGET");
+    if (tb && *tb) s->test_budget = (uint32_t)strtoul(tb, NULL, 10);
     return 0;
 }
 
@@ -445,25 +510,28 @@ static void join_close(weir_operator *op)
     if (!s) return;
     for (uint32_t i = 0; i < s->n_wins; i++) win_free(s->wins[i]);
     free(s->wins);
+    for (uint32_t i = 0; i < s->n_retired; i++) win_free(s->retired[i]);
+    free(s->retired);
     weir_batch_destroy(s->out);
     input_wm_finish(&s->wm);
     weir_buf_finish(&s->scratch);
     free(s->row_buf);
+    free(s->snap_keys);
     free(s);
 }
 
-/* ---- checkpoints (the encoding is described at the top) ---- */
+/* ---- checkpoints (the encoding and the lazy walk are described at the top) ---- */
 
-typedef struct snap_key {
-    const jkey *k;
-    uint32_t win;   /* its window: index in s->wins */
-    uint32_t group; /* weir_key_group of its values */
-} snap_key;
+/* Whether r (a row, or NULL) arrived before the snapshot in progress. */
+static bool before(const join_state *s, const jrow *r)
+{
+    return r && r->epoch != s->epoch;
+}
 
-static uint32_t side_rows(const jkey *k, uint32_t side)
+static uint32_t side_rows(const join_state *s, const jkey *k, uint32_t side)
 {
     uint32_t n = 0;
-    for (const jrow *r = k->head[side]; r; r = r->next) n++;
+    for (const jrow *r = k->head[side]; before(s, r); r = r->next) n++;
     return n;
 }
 
@@ -471,7 +539,7 @@ static int snap_rows(const join_state *s, weir_snap_writer *wr, const jkey *k, u
 {
     uint32_t nf = s->in_schema[side]->n_fields;
     int rc = 0;
-    for (const jrow *r = k->head[side]; r && !rc; r = r->next) {
+    for (const jrow *r = k->head[side]; before(s, r) && !rc; r = r->next) {
         rc = weir_snap_i64(wr, r->ts);
         for (uint32_t i = 0; i < nf && !rc; i++) rc = weir_snap_value(wr, &r->v[i]);
         if (!rc) rc = weir_snap_u8(wr, r->raw.text != NULL);
@@ -480,82 +548,195 @@ static int snap_rows(const join_state *s, weir_snap_writer *wr, const jkey *k, u
     return rc;
 }
 
-/* The keys of every window, windows by start and each window's keys in the order of the
- * encoding, with their groups; *n set. NULL with *n = 0: no keys; NULL with *n > 0: no memory. */
-static snap_key *list_keys(const join_state *s, size_t *n)
+/* The next key of cur's window that the snapshot in progress writes, the cursor moved past it,
+ * looking at no more than *scan keys (*scan counts down). NULL when the window has no more
+ * (cur->w is then NULL and the window marked written), or when *scan reached 0. */
+static const jkey *snap_next(join_state *s, snap_cursor *cur, size_t *scan)
 {
-    size_t total = 0;
-    for (uint32_t i = 0; i < s->n_wins; i++) {
-        const jwin *w = s->wins[i];
-        total += w->n_keys; /* the keys in its table */
-        for (const jkey *k = w->first_left; k; k = k->next_left) total += k->nomatch;
+    jwin *w = cur->w;
+    while (!cur->right) { /* keys whose first left row came before: a prefix of the list */
+        jkey *k = cur->at;
+        if (k && before(s, k->head[0])) {
+            cur->at = k->next_left;
+            --*scan;
+            return k;
+        }
+        cur->right = true;
+        cur->at = w->first_key;
     }
-    *n = total;
-    snap_key *all = total ? malloc(total * sizeof *all) : NULL;
-    if (!all) return NULL;
-    uint32_t nk = s->cfg->n_keys;
-    size_t at = 0;
-    for (uint32_t i = 0; i < s->n_wins; i++) {
-        const jwin *w = s->wins[i];
-        for (const jkey *k = w->first_left; k; k = k->next_left)
-            all[at++] = (snap_key){k, i, weir_key_group(k->k, nk)};
-        for (uint32_t b = 0; b < w->n_buckets; b++)
-            for (const jkey *k = w->buckets[b]; k; k = k->chain)
-                if (!k->head[0]) all[at++] = (snap_key){k, i, weir_key_group(k->k, nk)};
+    /* then those with right rows only, then (keys born after: at the end) */
+    for (jkey *k; *scan && (k = cur->at) && k->epoch != s->epoch;) {
+        cur->at = k->next_key;
+        --*scan;
+        if (!before(s, k->head[0]) && before(s, k->head[1])) return k;
     }
-    return all;
+    if (!*scan) return NULL;
+    w->snapped = s->epoch;
+    cur->w = NULL;
+    return NULL;
 }
 
-static int snap_group(const join_state *s, weir_snap_writer *wr, const snap_key *keys, size_t n)
+static void snap_start(snap_cursor *cur, jwin *w)
 {
-    int rc = weir_snap_section(wr, keys[0].group);
-    if (!rc) rc = weir_snap_u32(wr, JOIN_SNAP_VERSION);
-    if (!rc) rc = weir_snap_u32(wr, s->in_schema[0]->n_fields);
-    if (!rc) rc = weir_snap_u32(wr, s->in_schema[1]->n_fields);
-    for (size_t i = 0; i < n && !rc;) { /* the keys of one window */
-        size_t end = i + 1;
-        while (end < n && keys[end].win == keys[i].win) end++;
-        rc = weir_snap_i64(wr, s->wins[keys[i].win]->start);
-        if (!rc) rc = weir_snap_u32(wr, (uint32_t)(end - i));
-        for (; i < end && !rc; i++) {
-            const jkey *k = keys[i].k;
-            rc = weir_snap_u32(wr, side_rows(k, 0));
-            if (!rc) rc = weir_snap_u32(wr, side_rows(k, 1));
-            if (!rc) rc = snap_rows(s, wr, k, 0);
-            if (!rc) rc = snap_rows(s, wr, k, 1);
+    *cur = (snap_cursor){.w = w, .at = w->first_left};
+}
+
+/* Room for n more keys in s->snap_keys (twice: the keys, then the same by group). */
+static int snap_reserve(join_state *s, size_t n)
+{
+    if (n <= s->cap_snap_keys) return 0;
+    size_t cap = s->cap_snap_keys ? s->cap_snap_keys : 256;
+    while (cap < n) cap *= 2;
+    snap_key *ks = realloc(s->snap_keys, 2 * cap * sizeof *ks);
+    if (!ks) return WEIR_ENOMEM;
+    s->snap_keys = ks;
+    s->cap_snap_keys = cap;
+    return 0;
+}
+
+/* Writes keys[0..n) (windows by start, each window's keys in the encoding's order), one section
+ * per key group, the order kept within each. */
+static int snap_write(const join_state *s, weir_snap_writer *wr, const snap_key *keys,
+                      snap_key *sorted, size_t n)
+{
+    size_t at[WEIR_KEY_GROUPS + 1] = {0};
+    for (size_t i = 0; i < n; i++) at[keys[i].group + 1]++;
+    for (uint32_t g = 0; g < WEIR_KEY_GROUPS; g++) at[g + 1] += at[g];
+    for (size_t i = 0; i < n; i++) sorted[at[keys[i].group]++] = keys[i];
+    int rc = 0;
+    size_t from = 0; /* at[g] is now where group g ends */
+    for (uint32_t g = 0; g < WEIR_KEY_GROUPS && !rc; from = at[g++]) {
+        if (at[g] == from) continue;
+        rc = weir_snap_section(wr, g);
+        if (!rc) rc = weir_snap_u32(wr, JOIN_SNAP_VERSION);
+        if (!rc) rc = weir_snap_u32(wr, s->in_schema[0]->n_fields);
+        if (!rc) rc = weir_snap_u32(wr, s->in_schema[1]->n_fields);
+        for (size_t i = from; i < at[g] && !rc;) { /* the keys of one window */
+            size_t end = i + 1;
+            while (end < at[g] && sorted[end].w == sorted[i].w) end++;
+            rc = weir_snap_i64(wr, sorted[i].w->start);
+            if (!rc) rc = weir_snap_u32(wr, (uint32_t)(end - i));
+            for (; i < end && !rc; i++) {
+                const jkey *k = sorted[i].k;
+                rc = weir_snap_u32(wr, side_rows(s, k, 0));
+                if (!rc) rc = weir_snap_u32(wr, side_rows(s, k, 1));
+                if (!rc) rc = snap_rows(s, wr, k, 0);
+                if (!rc) rc = snap_rows(s, wr, k, 1);
+            }
         }
     }
     return rc;
 }
 
+/* The first window the walk has not written: retired ones first, then the open ones, by start
+ * (NULL: none). */
+static jwin *snap_pending(const join_state *s)
+{
+    for (uint32_t i = 0; i < s->n_retired; i++)
+        if (s->retired[i]->snapped != s->epoch) return s->retired[i];
+    for (uint32_t i = 0; i < s->n_wins; i++)
+        if (s->wins[i]->snapped != s->epoch) return s->wins[i];
+    return NULL;
+}
+
+/* Writes up to max keys from the walk's cursor on, looking at no more than 4 x max + 256 keys
+ * (the walk past the keys with left rows, to the right-only ones, stays short), then frees the
+ * retired windows it finished. Sets *n to the keys written; 0 or WEIR_ENOMEM. */
+static int snap_walk(join_state *s, weir_snap_writer *wr, size_t max, size_t *n)
+{
+    snap_cursor *cur = &s->snap_cur;
+    size_t got = 0, scan = max < SIZE_MAX / 8 ? max * 4 + 256 : SIZE_MAX;
+    int rc = 0;
+    while (got < max && scan && !rc) {
+        if (!cur->w) {
+            jwin *w = snap_pending(s);
+            if (!w) break;
+            snap_start(cur, w);
+        }
+        const jwin *w = cur->w;
+        const jkey *k = snap_next(s, cur, &scan);
+        if (!k) continue;
+        if ((rc = snap_reserve(s, got + 1))) break;
+        s->snap_keys[got++] = (snap_key){k, w, weir_key_group(k->k, s->cfg->n_keys)};
+    }
+    if (!rc && got) rc = snap_write(s, wr, s->snap_keys, s->snap_keys + s->cap_snap_keys, got);
+    *n = got;
+    uint32_t kept = 0; /* the retired windows written now: their keys are in wr */
+    for (uint32_t i = 0; i < s->n_retired; i++) {
+        if (s->retired[i]->snapped == s->epoch)
+            win_free(s->retired[i]);
+        else
+            s->retired[kept++] = s->retired[i];
+    }
+    s->n_retired = kept;
+    return rc;
+}
+
+/* Window w fired before the walk wrote it: kept until it has. 0 or WEIR_ENOMEM. */
+static int snap_retire(join_state *s, jwin *w)
+{
+    if (s->n_retired == s->cap_retired) {
+        uint32_t cap = s->cap_retired ? s->cap_retired * 2 : 8;
+        jwin **rs = realloc(s->retired, cap * sizeof *rs);
+        if (!rs) {
+            win_free(w);
+            return WEIR_ENOMEM;
+        }
+        s->retired = rs;
+        s->cap_retired = cap;
+    }
+    s->retired[s->n_retired++] = w; /* windows fire by start: the order stays */
+    TEST_COUNT(s, retired, 1);
+    return 0;
+}
+
+/* The snapshot is complete (or abandoned: the retired windows go). */
+static void snap_end(join_state *s)
+{
+    s->snap_w = NULL;
+    s->snap_cur = (snap_cursor){0};
+    free(s->snap_keys);
+    s->snap_keys = NULL;
+    s->cap_snap_keys = 0;
+    for (uint32_t i = 0; i < s->n_retired; i++) win_free(s->retired[i]);
+    s->n_retired = 0;
+}
+
+/* Writes the shared section and starts a lazy snapshot of the windows (snapshot_more). */
 static int join_snapshot(weir_operator *op, weir_snap_writer *wr)
 {
-    const join_state *s = op->state;
+    join_state *s = op->state;
+    snap_end(s); /* an unfinished one (there is none: the engine finishes each first) */
     int rc = weir_snap_section(wr, WEIR_SNAP_SHARED);
     if (!rc) rc = weir_snap_u32(wr, JOIN_SNAP_VERSION);
     if (!rc) rc = weir_snap_i64(wr, s->wm.wm[0]);
     if (!rc) rc = weir_snap_i64(wr, s->wm.wm[1]);
     if (!rc) rc = weir_snap_i64(wr, s->wm.out);
     if (!rc) rc = weir_snap_i64(wr, s->out_wm);
-    size_t n = 0;
-    snap_key *all = rc ? NULL : list_keys(s, &n);
-    if (rc || !n) return rc;
-    /* by group, a stable counting sort: within a group, windows by start, keys in order */
-    snap_key *sorted = all ? malloc(n * sizeof *sorted) : NULL;
-    size_t at[WEIR_KEY_GROUPS + 1] = {0};
-    if (sorted) {
-        for (size_t i = 0; i < n; i++) at[all[i].group + 1]++;
-        for (uint32_t g = 0; g < WEIR_KEY_GROUPS; g++) at[g + 1] += at[g];
-        for (size_t i = 0; i < n; i++) sorted[at[all[i].group]++] = all[i];
-        size_t from = 0; /* at[g] is now where group g ends */
-        for (uint32_t g = 0; g < WEIR_KEY_GROUPS && !rc; from = at[g++])
-            if (at[g] > from) rc = snap_group(s, wr, sorted + from, at[g] - from);
-    } else {
-        rc = WEIR_ENOMEM;
+    if (rc || !s->n_wins) return rc;
+    s->epoch++; /* what is there now has an older epoch */
+    s->snap_w = wr;
+    return WEIR_SNAP_MORE;
+}
+
+/* Writes about `budget` more keys (0: all) of the windows not written yet, by start. */
+static int join_snapshot_more(weir_operator *op, weir_snap_writer *wr, uint32_t budget)
+{
+    join_state *s = op->state;
+    if (!s->snap_w) return 0;
+    s->snap_w = wr;
+    if (s->test_budget && budget > s->test_budget) budget = s->test_budget;
+    size_t n;
+    int rc = snap_walk(s, wr, budget ? budget : SIZE_MAX, &n);
+    TEST_COUNT(s, calls, 1);
+    TEST_COUNT(s, keys, n);
+    if (rc) {
+        snap_end(s);
+        return rc;
     }
-    free(all);
-    free(sorted);
-    return rc;
+    if (s->snap_cur.w || snap_pending(s)) return WEIR_SNAP_MORE;
+    snap_end(s);
+    return 0;
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -662,6 +843,7 @@ static const weir_operator_class join_class = {.name = "Join",
                                                .process = join_process,
                                                .close = join_close,
                                                .snapshot = join_snapshot,
+                                               .snapshot_more = join_snapshot_more,
                                                .restore = join_restore};
 
 /* ---- the DSL ---- */

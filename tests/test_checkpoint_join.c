@@ -8,9 +8,13 @@
  * file it leaves must hold the reference's lines, as a multiset (across keys the order depends on
  * the workers): at 1, 2 and 3 workers, and with the worker count changing at every restore. A
  * slow filter in front of the Join stretches a run over many checkpoints, with windows open (and
- * rows of both sides in them) at each. Last, a checkpoint whose Join state claims another format
+ * rows of both sides in them) at each. Most cases write the lazy snapshots 1 or 2 keys per
+ * snapshot_more call (WEIR_TEST_SNAPSHOT_BUDGET), so that each spans many batches and windows
+ * fire while it is written (kept for the snapshot until written); they check by the Join's counters that this
+ * happened. Last, a checkpoint whose Join state claims another format
  * version is refused with a message that says so. */
 #include "../state/crc32c.h"
+#include "join.h"
 
 #include <criterion/criterion.h>
 #include <weir/weir.h>
@@ -243,8 +247,13 @@ static int crash_until_done(char **el, const setup *su, const scratch *sc, const
     }
 }
 
-static void check_restores(const setup *su, uint64_t seed, const uint32_t *workers, uint32_t n)
+/* budget: WEIR_TEST_SNAPSHOT_BUDGET, keys per snapshot_more call ("": the engine's) */
+static void check_restores(const setup *su, uint64_t seed, const uint32_t *workers, uint32_t n,
+                           const char *budget)
 {
+    setenv("WEIR_TEST_SNAPSHOT_BUDGET", budget, 1);
+    uint64_t calls0 = atomic_load(&weir__join_test.calls),
+             keys0 = atomic_load(&weir__join_test.keys), retired0 = atomic_load(&weir__join_test.retired);
     char **el = make_elements(seed);
     scratch sc;
     scratch_init(&sc);
@@ -265,7 +274,18 @@ static void check_restores(const setup *su, uint64_t seed, const uint32_t *worke
     int crashes = crash_until_done(el, su, &sc, workers, n);
     cr_assert_geq(crashes, 3, "only %d runs crashed: the runs are too short to test restores",
                   crashes);
-    cr_log_info("%d crashes, %zu lines", crashes, ref.n);
+    uint64_t calls = atomic_load(&weir__join_test.calls) - calls0,
+             keys = atomic_load(&weir__join_test.keys) - keys0,
+             retired = atomic_load(&weir__join_test.retired) - retired0;
+    cr_log_info("%d crashes, %zu lines; budget %s: %" PRIu64 " snapshot_more calls, %" PRIu64
+                " keys, %" PRIu64 " windows fired before they were written",
+                crashes, ref.n, *budget ? budget : "default", calls, keys, retired);
+    if (*budget) { /* the lazy snapshots spanned batches, and windows fired during them */
+        cr_assert_gt(keys, 0, "no snapshot_more call wrote a key");
+        cr_assert_geq(calls * strtoull(budget, NULL, 10), keys, "a call wrote more than %s keys",
+                      budget);
+        cr_assert_gt(retired, 0, "no window fired during a lazy snapshot");
+    }
     got = read_sorted(sc.out);
     char what[64];
     snprintf(what, sizeof what, "after %d crashes", crashes);
@@ -281,36 +301,36 @@ static const setup left_sliding = {WEIR_JOIN_LEFT, {WEIR_WINDOW_SLIDING, 60, 20,
 
 Test(checkpoint_join, inner_fixed_1_worker, .timeout = 240)
 {
-    check_restores(&inner_fixed, 1, (const uint32_t[]){1}, 1);
+    check_restores(&inner_fixed, 1, (const uint32_t[]){1}, 1, "1");
 }
 Test(checkpoint_join, inner_fixed_2_workers, .timeout = 240)
 {
-    check_restores(&inner_fixed, 2, (const uint32_t[]){2}, 1);
+    check_restores(&inner_fixed, 2, (const uint32_t[]){2}, 1, "");
 }
 Test(checkpoint_join, inner_fixed_3_workers, .timeout = 240)
 {
-    check_restores(&inner_fixed, 3, (const uint32_t[]){3}, 1);
+    check_restores(&inner_fixed, 3, (const uint32_t[]){3}, 1, "2");
 }
 Test(checkpoint_join, left_sliding_1_worker, .timeout = 240)
 {
-    check_restores(&left_sliding, 4, (const uint32_t[]){1}, 1);
+    check_restores(&left_sliding, 4, (const uint32_t[]){1}, 1, "1");
 }
 Test(checkpoint_join, left_sliding_2_workers, .timeout = 240)
 {
-    check_restores(&left_sliding, 5, (const uint32_t[]){2}, 1);
+    check_restores(&left_sliding, 5, (const uint32_t[]){2}, 1, "2");
 }
 Test(checkpoint_join, left_sliding_3_workers, .timeout = 240)
 {
-    check_restores(&left_sliding, 6, (const uint32_t[]){3}, 1);
+    check_restores(&left_sliding, 6, (const uint32_t[]){3}, 1, "");
 }
 /* every restore at another worker count than the run before it */
 Test(checkpoint_join, inner_fixed_other_worker_counts, .timeout = 240)
 {
-    check_restores(&inner_fixed, 7, (const uint32_t[]){1, 3, 2}, 3);
+    check_restores(&inner_fixed, 7, (const uint32_t[]){1, 3, 2}, 3, "1");
 }
 Test(checkpoint_join, left_sliding_other_worker_counts, .timeout = 240)
 {
-    check_restores(&left_sliding, 8, (const uint32_t[]){2, 1, 3}, 3);
+    check_restores(&left_sliding, 8, (const uint32_t[]){2, 1, 3}, 3, "1");
 }
 
 /* ---- an unknown format version is refused ---- */
