@@ -199,7 +199,13 @@ static int sink_process(weir_operator *op, uint32_t input, const weir_batch *b)
     for (uint32_t r = 0; !s->cfg->csv_delimiter && r < b->n_rows; r++) {
         const weir_raw *raw = b->raw ? &b->raw[r] : NULL;
         uint32_t skip = sc->has_raw && raw && raw->text ? sc->n_raw : 0;
-        int rc = weir_json_write_object(&s->buf, sc->n_fields - skip, sc->names + skip,
+        int rc;
+        if (skip == sc->n_fields && raw && raw->text && raw->compact) /* the line as read */
+            rc = weir_buf_append(&s->buf, raw->text, raw->len) || weir_buf_putc(&s->buf, '\n')
+                     ? WEIR_ENOMEM
+                     : 0;
+        else
+            rc = weir_json_write_object(&s->buf, sc->n_fields - skip, sc->names + skip,
                                         weir_batch_row(b, r) + skip, raw ? raw->text : NULL,
                                         raw ? raw->len : 0);
         if (rc) return weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));

@@ -155,6 +155,7 @@ typedef struct ctx {
     char *errbuf;
     size_t errlen;
     int err;
+    bool spaced; /* whitespace around the object or between its members was skipped */
 } ctx;
 
 static void describe(const ctx *c, const char *p, char *out, size_t n)
@@ -731,13 +732,21 @@ static void reset_below(ctx *c, const node *n)
 
 /* Parses the object at p ('{'), the value of node n (the root for the top level), opened
  * inside `depth` containers; extracts the requested members. Returns the pointer past it. */
+/* skip_ws in the object at the given depth, noting whitespace between the record's members */
+static inline const char *member_ws(ctx *c, const char *p, const char *e, int depth)
+{
+    const char *q = skip_ws(p, e);
+    if (q != p && depth == 1) c->spaced = true;
+    return q;
+}
+
 static const char *object(ctx *c, const char *p, const node *n, int depth)
 {
     const char *e = c->end;
     if (depth >= WEIR_JSON_MAX_DEPTH)
         return failf(c, p, "nesting deeper than %d objects and arrays", WEIR_JSON_MAX_DEPTH);
     depth++;
-    p = skip_ws(p + 1, e);
+    p = member_ws(c, p + 1, e, depth);
     if (p < e && *p == '}') return p + 1;
     if (p >= e || *p != '"') return expected(c, p, "a string key or '}'");
     for (;;) {
@@ -745,9 +754,9 @@ static const char *object(ctx *c, const char *p, const node *n, int depth)
         bool escaped = false;
         if (!(p = string_token(c, p, &escaped))) return NULL;
         const node *m = n->child >= 0 ? match(c, n, k, (size_t)(p - k) - 1, escaped) : NULL;
-        p = skip_ws(p, e);
+        p = member_ws(c, p, e, depth);
         if (p >= e || *p != ':') return expected(c, p, "':' after object key");
-        p = skip_ws(p + 1, e);
+        p = member_ws(c, p + 1, e, depth);
         if (!m) {
             p = value(c, p, depth, NULL);
         } else if (m->child < 0) {
@@ -769,9 +778,9 @@ static const char *object(ctx *c, const char *p, const node *n, int depth)
             }
         }
         if (!p) return NULL;
-        p = skip_ws(p, e);
+        p = member_ws(c, p, e, depth);
         if (p < e && *p == ',') {
-            p = skip_ws(p + 1, e);
+            p = member_ws(c, p + 1, e, depth);
             if (p >= e || *p != '"') return expected(c, p, "a string key after ','");
             continue;
         }
@@ -783,6 +792,15 @@ static const char *object(ctx *c, const char *p, const node *n, int depth)
 int weir_json_parse_object(const weir_json_fields *f, const char *line, size_t len, weir_value *out,
                            weir_arena *arena, char *errbuf, size_t errlen)
 {
+    bool compact;
+    return weir_json_parse_object_compact(f, line, len, out, arena, errbuf, errlen, &compact);
+}
+
+int weir_json_parse_object_compact(const weir_json_fields *f, const char *line, size_t len,
+                                   weir_value *out, weir_arena *arena, char *errbuf,
+                                   size_t errlen, bool *compact)
+{
+    *compact = false;
     if (len > UINT32_MAX) {
         if (errlen) snprintf(errbuf, errlen, "line of %zu bytes is too long (limit 4 GiB)", len);
         return WEIR_ERANGE;
@@ -796,17 +814,20 @@ int weir_json_parse_object(const weir_json_fields *f, const char *line, size_t l
              .errlen = errlen};
     for (uint32_t i = 0; i < f->n; i++) out[i] = WEIR_NULL_VALUE;
     const char *p = skip_ws(line, c.end);
+    c.spaced = p != line;
     if (p >= c.end || *p != '{') {
         expected(&c, p, "'{' (a JSON lines record is an object)");
         return c.err;
     }
     p = object(&c, p, &f->nodes[0], 0);
     if (!p) return c.err ? c.err : WEIR_EPARSE;
+    const char *after = p;
     p = skip_ws(p, c.end);
     if (p != c.end) {
         expected(&c, p, "end of line after the object");
         return c.err;
     }
+    *compact = !c.spaced && p == after;
     if (f->has_dups)
         for (uint32_t i = 0; i < f->n; i++)
             if (f->dup_of[i] >= 0) out[i] = out[f->dup_of[i]];

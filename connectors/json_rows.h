@@ -59,6 +59,7 @@ typedef struct json_rows {
     int64_t max_ts;    /* largest event time seen */
     int64_t wm;        /* current watermark */
     bool seen;         /* a record was seen */
+    int64_t now;       /* processing time of the batch's rows (read at its first) */
     weir_batch *batch; /* rows being filled */
     weir_record_errors errors;
     uint64_t n_read;

@@ -245,13 +245,18 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
         } else {
             const weir_raw *raw = b->raw ? &b->raw[r] : NULL;
             uint32_t skip = sc->has_raw && raw && raw->text ? sc->n_raw : 0;
-            weir_buf_clear(&s->buf);
-            rc = weir_json_write_object(&s->buf, sc->n_fields - skip, sc->names + skip, row + skip,
-                                        raw ? raw->text : NULL, raw ? raw->len : 0);
-            if (rc) return weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
-            val = s->buf.data;
-            vlen = s->buf.len;
-            if (vlen && ((const char *)val)[vlen - 1] == '\n') vlen--; /* a line without \n */
+            if (skip == sc->n_fields && raw && raw->text && raw->compact) {
+                val = raw->text; /* the record as read: nothing changed it */
+                vlen = raw->len;
+            } else {
+                weir_buf_clear(&s->buf);
+                rc = weir_json_write_object(&s->buf, sc->n_fields - skip, sc->names + skip,
+                                            row + skip, raw ? raw->text : NULL, raw ? raw->len : 0);
+                if (rc) return weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
+                val = s->buf.data;
+                vlen = s->buf.len;
+                if (vlen && ((const char *)val)[vlen - 1] == '\n') vlen--; /* a line without \n */
+            }
         }
         rc = s->txn ? weir__ktxn_hold(s->txn, key, klen, val, vlen, b->ts[r])
                     : produce(s, val, vlen, key, klen, b->ts[r]);

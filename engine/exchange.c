@@ -230,7 +230,7 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
                 rc = WEIR_ENOMEM;
                 break;
             }
-            ob->raw[ob->n_rows - 1] = (weir_raw){t, b->raw[r].len};
+            ob->raw[ob->n_rows - 1] = (weir_raw){t, b->raw[r].len, b->raw[r].compact};
         }
         if (b->wm[r] > ob->last_wm) ob->last_wm = b->wm[r];
         /* the other workers get this row's watermark as a mark: they observe every watermark

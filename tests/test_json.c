@@ -1022,3 +1022,99 @@ Test(timestamp, format)
         cr_assert_eq(back, ms, "%s", buf);
     }
 }
+
+/* weir_json_parse_object_compact: compact exactly when the writer, given no fields, writes the
+ * line back unchanged; checked against the writer on hand-made lines and on random objects with
+ * whitespace sprinkled at random. */
+static bool written_unchanged(const char *line)
+{
+    weir_buf b;
+    weir_buf_init(&b);
+    cr_assert_eq(weir_json_write_object(&b, 0, NULL, NULL, line, strlen(line)), 0, "%s", line);
+    bool same = b.len == strlen(line) + 1 && !memcmp(b.data, line, strlen(line));
+    weir_buf_finish(&b);
+    return same;
+}
+
+static bool compact_of(const char *line)
+{
+    weir_json_fields *f;
+    cr_assert_eq(weir_json_fields_create(&f, 1, (const char *[]){"a.b"}), 0);
+    weir_arena a;
+    weir_arena_init(&a, 256);
+    weir_value out[1];
+    char err[128];
+    bool compact = true;
+    cr_assert_eq(weir_json_parse_object_compact(f, line, strlen(line), out, &a, err, sizeof err,
+                                                &compact),
+                 0, "%s: %s", line, err);
+    weir_arena_finish(&a);
+    weir_json_fields_destroy(f);
+    return compact;
+}
+
+Test(json, compact_lines)
+{
+    static const struct {
+        const char *line;
+        bool compact;
+    } cases[] = {
+        {"{}", true},
+        {"{\"a\":1,\"b\":\"x y\"}", true},
+        {"{\"a\":{\"b\": [1, 2]},\"c\":\"\\\" \"}", true}, /* spaces inside values stay */
+        {"{\"a\": 1}", false},
+        {"{\"a\" :1}", false},
+        {"{ \"a\":1}", false},
+        {"{\"a\":1 }", false},
+        {"{\"a\":1, \"b\":2}", false},
+        {" {\"a\":1}", false},
+        {"{\"a\":1}\t", false},
+        {"{ }", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_expect_eq(compact_of(cases[i].line), cases[i].compact, "%s", cases[i].line);
+        cr_expect_eq(written_unchanged(cases[i].line), cases[i].compact, "%s", cases[i].line);
+    }
+}
+
+Test(json, compact_random_objects)
+{
+    static const char *const ws[] = {" ", "\t", "\r\n"}; /* at one place in 12 */
+    static const char *const vals[] = {"1", "-2.5e3", "\"s\"", "\"a \\\"b\\\\\"", "[1, {\"x\" : 2}]",
+                                       "{\"b\": null}", "true", "{}"};
+    uint64_t x = 88172645463325252ULL;
+    int compact_seen = 0, spaced_seen = 0;
+    for (int n = 0; n < 3000; n++) {
+        char line[1024];
+        size_t len = 0;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+#define PUT(str) (len += (size_t)snprintf(line + len, sizeof line - len, "%s", (str)))
+        PUT((RND() % 12 ? "" : ws[x % 3]));
+        PUT("{");
+        int members = (int)(RND() % 4);
+        for (int m = 0; m < members; m++) {
+            if (m) PUT(",");
+            PUT((RND() % 12 ? "" : ws[x % 3]));
+            PUT(RND() % 2 ? "\"a\"" : "\"k, \\\"q\"");
+            PUT((RND() % 12 ? "" : ws[x % 3]));
+            PUT(":");
+            PUT((RND() % 12 ? "" : ws[x % 3]));
+            PUT(vals[RND() % 8]);
+            PUT((RND() % 12 ? "" : ws[x % 3]));
+        }
+        if (!members) PUT((RND() % 12 ? "" : ws[x % 3]));
+        PUT("}");
+        PUT((RND() % 12 ? "" : ws[x % 3]));
+#undef PUT
+#undef RND
+        bool c = compact_of(line), same = written_unchanged(line);
+        cr_assert_eq(c, same, "compact %d but written %s: %s", c, same ? "unchanged" : "changed",
+                     line);
+        if (c)
+            compact_seen++;
+        else
+            spaced_seen++;
+    }
+    cr_assert_gt(compact_seen, 100);
+    cr_assert_gt(spaced_seen, 100);
+}

@@ -55,6 +55,8 @@ int weir_schema_find(const weir_schema *s, const char *name);
 typedef struct weir_raw {
     const char *text; /* the record's original JSON object, or NULL */
     uint32_t len;
+    bool compact; /* known to be what weir_json_write_object makes of it with no fields (no
+                   * whitespace around it or between members): a JSON writer copies it as it is */
 } weir_raw;
 
 /* Batch flags. END: the input of this channel is over. IDLE: every partition behind this channel

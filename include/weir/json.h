@@ -81,6 +81,12 @@ uint32_t weir_json_fields_count(const weir_json_fields *f);
  * Thread-safety: see the file comment. */
 int weir_json_parse_object(const weir_json_fields *f, const char *line, size_t len, weir_value *out,
                            weir_arena *arena, char *errbuf, size_t errlen);
+/* The same, and on success *compact says whether the object has no whitespace around it or
+ * between its members: weir_json_write_object writes such a line, with n = 0, unchanged (the
+ * writers then pass the text on as it is, weir_raw.compact). */
+int weir_json_parse_object_compact(const weir_json_fields *f, const char *line, size_t len,
+                                   weir_value *out, weir_arena *arena, char *errbuf,
+                                   size_t errlen, bool *compact);
 
 /* ---- writing ----
  * Every writer appends to b and returns 0, or WEIR_ENOMEM (b then keeps its previous length:
@@ -114,5 +120,10 @@ int weir_json_write_value(weir_buf *b, const weir_value *v);
  * not an object (nothing is appended). n may be 0. */
 int weir_json_write_object(weir_buf *b, uint32_t n, char *const *names, const weir_value *values,
                            const char *raw, size_t raw_len);
+
+/* Whether raw, the text of a JSON object as weir_json_parse_object accepted it, is what
+ * weir_json_write_object writes for it with n = 0 (without the '\n'): no whitespace around it
+ * or between its members. Writers then pass the text on as it is. */
+bool weir_json_object_is_compact(const char *raw, size_t raw_len);
 
 #endif
