@@ -861,13 +861,11 @@ static int ks_pull(weir_operator *op, uint32_t max_rows)
         return rc ? rc : finish(s);
     }
     uint32_t limit = max_rows < s->cap_msgs ? max_rows : s->cap_msgs;
-    s->n_msgs = 0;
-    while (s->n_msgs < limit && !rc && !s->err) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
-        if (!m) break;
-        s->msgs[s->n_msgs++] = m;
-        rc = take_message(s, m);
-    }
+    /* one call for the lot (callbacks, rebalances included, are served in it): a
+     * rd_kafka_consumer_poll per message locked the queue and read the clock each time */
+    ssize_t n = rd_kafka_consume_batch_queue(s->q, 0, s->msgs, limit);
+    s->n_msgs = n > 0 ? (uint32_t)n : 0;
+    for (uint32_t i = 0; i < s->n_msgs && !rc && !s->err; i++) rc = take_message(s, s->msgs[i]);
     if (!rc) rc = s->err;
     if (!rc) rc = flush_touched(s);
     if (!rc) store_offsets(s, true);
