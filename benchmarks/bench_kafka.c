@@ -7,14 +7,17 @@
  *       (a) the bare loop, (b) weir pass-through (ReadFromKafka bounded → WriteToKafka) and
  *       (c) weir with a window (ReadFromKafka → Combine count per key, fixed 1 s → WriteToKafka).
  *       Prints the median over RUNS (default 5) of records/s and the ratio to the bare loop.
- *   bench_kafka latency [RATE ...] [--seconds S] [--workers N] [--hist FILE]
+ *   bench_kafka latency [RATE ...] [--seconds S] [--rounds R] [--workers N] [--hist FILE]
  *       A producer offers RATE records/s (default 10000 100000 500000) for S seconds (default 5)
  *       (measured from one second after the pipeline's first result, not counted before) to a
  * 4-partition topic; each record carries the microsecond it was produced. Prints p50 / p99 / p99.9
  * / max of the time from production until a consumer of the output topic receives the result, from
  * all samples, for (a) the bare loop, (b) weir pass-through and (c) weir with a 10 ms fixed window,
  * whose latency is measured from the window's end (the moment the first record that closes it is
- * produced) to the receipt of its result. With --hist FILE, the distribution of each measurement is
+ * produced) to the receipt of its result. --rounds R (default 1) measures the three pipelines R
+ * times in turn at each rate (bare, pass-through, window, bare, ...), so that each sees the same
+ * spells of the machine's noise, and then prints the medians of the R rounds and, per round,
+ * each weir pipeline's p99 minus the bare loop's of the same round. With --hist FILE, the distribution of each measurement is
  * also written to FILE for plotting (benchmarks/plots/latency.gp): one block per (rate, pipeline),
  * blocks separated by two blank lines (gnuplot's `index`), each starting with its quoted title
  *       ("100K/s weir pass-through") and then rows "percentile latency_ms 1/(1-percentile/100)"
@@ -147,12 +150,16 @@ static void *bare_loop(void *arg)
      * first record (which held the bare loop's first batch back by about 0.5 s) */
     rd_kafka_topic_t *out = rd_kafka_topic_new(p, a->out, NULL);
     assign_all(c, a->in, a->partitions, a->from);
-    /* batches of messages from the consumer queue, each produced unchanged */
+    /* batches of messages from the consumer queue, each produced unchanged: what the queue
+     * holds, without waiting (rd_kafka_consume_batch_queue with a timeout waits until the batch
+     * is full or the timeout passes, which at 100K records/s held each batch about 10 ms),
+     * and when it is empty, the next message as soon as it comes */
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c);
     rd_kafka_message_t *batch[1024];
     uint64_t n = 0;
     while ((!a->count || n < a->count) && !(a->stop && atomic_load(a->stop))) {
-        ssize_t got = rd_kafka_consume_batch_queue(q, 10, batch, 1024);
+        ssize_t got = rd_kafka_consume_batch_queue(q, 0, batch, 1024);
+        if (got == 0 && (batch[0] = rd_kafka_consume_queue(q, 10))) got = 1;
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = batch[i];
             if (!m->err) {
@@ -353,8 +360,16 @@ static void *run_weir(void *arg)
     return NULL;
 }
 
+static const char *const kind_names[] = {"bare librdkafka loop", "weir pass-through",
+                                         "weir fixed 10 ms window (from window end)"};
+
+typedef struct lat_result {
+    size_t n; /* 0: no results */
+    double p50, p99, p999, max; /* ms */
+} lat_result;
+
 /* One latency measurement: kind 0 bare loop, 1 weir pass-through, 2 weir 10 ms window. */
-static void latency_one(int kind, double rate, double seconds, uint32_t workers, int round)
+static lat_result latency_one(int kind, double rate, double seconds, uint32_t workers, int round)
 {
     char in[32], out[32], group[32];
     snprintf(in, sizeof in, "lat_in_%d_%d", round, kind);
@@ -418,28 +433,57 @@ static void latency_one(int kind, double rate, double seconds, uint32_t workers,
     }
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
-    static const char *const names[] = {"bare librdkafka loop", "weir pass-through",
-                                        "weir fixed 10 ms window (from window end)"};
+    const char *const *names = kind_names;
     if (!n) {
         printf("| %.0fK/s | %s | no results |\n", rate / 1000, names[kind]);
         free(lat);
-        return;
+        return (lat_result){0};
     }
     qsort(lat, n, sizeof *lat, by_i64);
     if (hist) write_hist(names[kind], rate, lat, n);
+    lat_result res = {n, (double)lat[n / 2] / 1000, (double)lat[(size_t)((double)n * 0.99)] / 1000,
+                      (double)lat[(size_t)((double)n * 0.999)] / 1000, (double)lat[n - 1] / 1000};
     printf("| %.0fK/s | %s | %zu | %.2f | %.2f | %.2f | %.2f |\n", rate / 1000, names[kind], n,
-           (double)lat[n / 2] / 1000, (double)lat[(size_t)((double)n * 0.99)] / 1000,
-           (double)lat[(size_t)((double)n * 0.999)] / 1000, (double)lat[n - 1] / 1000);
+           res.p50, res.p99, res.p999, res.max);
     fflush(stdout);
     free(lat);
+    return res;
+}
+
+/* The medians over the rounds of one rate, and per round the p99 above the bare loop's. */
+static void latency_summary(double rate, lat_result (*res)[3], int rounds)
+{
+    double v[64];
+    printf("\n| %.0fK/s, median of %d rounds | p50 | p99 | p99.9 | max | p99 minus the bare loop's "
+           "p99, per round |\n|---|---|---|---|---|---|\n",
+           rate / 1000, rounds);
+    for (int kind = 0; kind < 3; kind++) {
+        double m[4];
+        for (int q = 0; q < 4; q++) {
+            int k = 0;
+            for (int r = 0; r < rounds; r++) {
+                if (!res[r][kind].n) continue;
+                const double f[4] = {res[r][kind].p50, res[r][kind].p99, res[r][kind].p999,
+                                     res[r][kind].max};
+                v[k++] = f[q];
+            }
+            m[q] = k ? median(v, k) : 0;
+        }
+        printf("| %s | %.2f | %.2f | %.2f | %.2f |", kind_names[kind], m[0], m[1], m[2], m[3]);
+        for (int r = 0; kind && r < rounds; r++)
+            printf("%s%+.2f", r ? ", " : " ", res[r][kind].p99 - res[r][0].p99);
+        printf(" |\n");
+    }
+    printf("\n");
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "throughput") && strcmp(argv[1], "latency"))) {
         fprintf(stderr, "usage: bench_kafka throughput [RECORDS] [RUNS] [WORKERS]\n"
-                        "       bench_kafka latency [RATE ...] [--seconds S] [--workers N] "
-                        "[--hist FILE]\n");
+                        "       bench_kafka latency [RATE ...] [--seconds S] [--rounds R] "
+                        "[--workers N] [--hist FILE]\n");
         return 2;
     }
     char err[512];
@@ -468,9 +512,12 @@ int main(int argc, char **argv)
         int n_rates = 0;
         double seconds = 5;
         uint32_t workers = 1;
+        int rounds = 1;
         for (int i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
                 seconds = atof(argv[++i]);
+            else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+                rounds = atoi(argv[++i]);
             else if (!strcmp(argv[i], "--workers") && i + 1 < argc)
                 workers = (uint32_t)atoi(argv[++i]);
             else if (!strcmp(argv[i], "--hist") && i + 1 < argc) {
@@ -482,12 +529,20 @@ int main(int argc, char **argv)
             rates[0] = 10000, rates[1] = 100000, rates[2] = 500000;
             n_rates = 3;
         }
-        printf("# latency: offered load for %.0f s per measurement, weir at %u worker(s); ms\n",
-               seconds, workers);
-        printf("| offered | pipeline | results | p50 | p99 | p99.9 | max |\n"
-               "|---|---|---|---|---|---|---|\n");
-        for (int r = 0; r < n_rates; r++)
-            for (int kind = 0; kind < 3; kind++) latency_one(kind, rates[r], seconds, workers, r);
+        if (rounds < 1 || rounds > 64) die("--rounds", "1 to 64");
+        printf("# latency: offered load for %.0f s per measurement, weir at %u worker(s), %d "
+               "round(s) of the three pipelines in turn; ms\n",
+               seconds, workers, rounds);
+        for (int r = 0; r < n_rates; r++) {
+            printf("| offered | pipeline | results | p50 | p99 | p99.9 | max |\n"
+                   "|---|---|---|---|---|---|---|\n");
+            lat_result res[64][3];
+            for (int round = 0; round < rounds; round++)
+                for (int kind = 0; kind < 3; kind++)
+                    res[round][kind] =
+                        latency_one(kind, rates[r], seconds, workers, r * 64 + round);
+            if (rounds > 1) latency_summary(rates[r], res, rounds);
+        }
     }
     if (hist) fclose(hist);
     rd_kafka_mock_cluster_destroy(cluster);
