@@ -159,11 +159,13 @@ if [ $quick = 1 ]; then
   records=200000 runs=1 events=100000 window_keys=10000
   kafka_records=20000 kafka_rates="5000" kafka_seconds=1
   ck_args="4000000 10000 1 1 10"
+  ck_join_args="200000 10000 1 1 10"
   scaling_args="-n 200000 -e 100000 -r 1 -K 1000,10000,100000"
 else
   records=20000000 runs=5 events=10000000 window_keys=1000000
-  kafka_records=200000 kafka_rates="10000 100000 500000" kafka_seconds=5
+  kafka_records=400000 kafka_rates="10000 100000 500000" kafka_seconds=5
   ck_args="30000000 1000000 5 1 1000"
+  ck_join_args="2000000 1000000 5 1 500"
   scaling_args="-n 20000000 -k 1000 -e 10000000 -r 5"
 fi
 worker_counts="1"
@@ -180,9 +182,11 @@ done
 run bench_window_memory $window_keys
 # shellcheck disable=SC2086
 run bench_checkpoint $ck_args "$tmp/checkpoints"
+# shellcheck disable=SC2086
+run bench_checkpoint --join $ck_join_args "$tmp/checkpoints"
 run bench_kafka throughput $kafka_records $runs 1
 # shellcheck disable=SC2086
-run bench_kafka latency $kafka_rates --seconds $kafka_seconds --workers 1 \
+run bench_kafka latency $kafka_rates --seconds $kafka_seconds --rounds $runs --workers 1 \
   --hist "$results/latency_hist.dat"
 # shellcheck disable=SC2086
 run bench_scaling all $scaling_args -o "$results"
