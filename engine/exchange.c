@@ -40,6 +40,7 @@ typedef struct xsend {
     bool ended;
     uint32_t *text_fields; /* fields that may hold a string (copied into the outgoing arena) */
     uint32_t n_text;
+    int64_t all_wm; /* every destination has seen this watermark (as a row's or a mark) */
 } xsend;
 
 /* The worker that owns the row's key: its key group (weir/snapshot.h, which checkpoints use
@@ -82,6 +83,7 @@ int weir__xchg_send_open(weir_operator *op, weir__xchg *x)
         if (t == WEIR_TYPE_ANY || (t >= WEIR_TYPE_STRING && t <= WEIR_TYPE_JSON))
             s->text_fields[s->n_text++] = i;
     }
+    s->all_wm = WEIR_TIME_MIN;
     for (uint32_t d = 0; d < s->n; d++) {
         s->sent_wm[d] = WEIR_TIME_MIN;
         if (!(s->out[d] = weir_batch_create(x->schema, w->batch_size))) return WEIR_ENOMEM;
@@ -196,18 +198,47 @@ static int copy_strings(const xsend *s, weir_batch *ob, weir_value *v)
     return 0;
 }
 
+/* A row's values into the outgoing batch: fixed sizes inline (the call to memcpy with a
+ * size known only at run time was a tenth of the exchange's cost). */
+static inline void copy_values(weir_value *dst, const weir_value *src, uint32_t nf)
+{
+    switch (nf) {
+    case 1: memcpy(dst, src, 1 * sizeof *dst); break;
+    case 2: memcpy(dst, src, 2 * sizeof *dst); break;
+    case 3: memcpy(dst, src, 3 * sizeof *dst); break;
+    case 4: memcpy(dst, src, 4 * sizeof *dst); break;
+    case 5: memcpy(dst, src, 5 * sizeof *dst); break;
+    case 6: memcpy(dst, src, 6 * sizeof *dst); break;
+    default: memcpy(dst, src, nf * sizeof *dst); break;
+    }
+}
+
+/* Every destination but d gets watermark wm as a mark (d gets it with the row): they observe
+ * every watermark value of the input, as one worker would. */
+static int mark_others(xsend *s, uint32_t d, int64_t wm)
+{
+    int rc = 0;
+    for (uint32_t o = 0; o < s->n && !rc; o++)
+        if (o != d) rc = weir_batch_mark(s->out[o], wm);
+    if (!rc) s->all_wm = wm;
+    return rc;
+}
+
 static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
 {
     (void)input;
     xsend *s = op->state;
-    uint32_t nf = b->schema->n_fields;
+    const uint32_t nf = b->schema->n_fields;
     int rc = 0;
     uint32_t m = 0;
     for (uint32_t r = 0; r < b->n_rows && !rc; r++) {
-        for (; m < b->n_marks && b->mark_at[m] <= r && !rc; m++) /* input marks go everywhere */
+        for (; m < b->n_marks && b->mark_at[m] <= r && !rc; m++) { /* input marks go everywhere */
             for (uint32_t d = 0; d < s->n && !rc; d++)
                 rc = weir_batch_mark(s->out[d], b->mark_wm[m]);
-        const weir_value *row = weir_batch_row(b, r);
+            if (b->mark_wm[m] > s->all_wm) s->all_wm = b->mark_wm[m];
+        }
+        if (rc) break;
+        const weir_value *row = b->values + (size_t)r * nf;
         uint32_t d = owner_of(s, row);
         weir_batch *ob = s->out[d];
         if (weir_batch_full(ob)) {
@@ -216,30 +247,33 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
             ob = s->out[d];
         }
         uint32_t o = ob->n_rows++; /* every value is written just below: no clearing */
+        int64_t wm = b->wm[r];
         ob->ts[o] = b->ts[r];
-        ob->wm[o] = b->wm[r];
-        if (ob->raw) ob->raw[o] = (weir_raw){0};
-        weir_value *v = weir_batch_row(ob, o);
-        memcpy(v, row, nf * sizeof *v);
-        if (s->n_text && (rc = copy_strings(s, ob, v))) break;
-        ob->pos[ob->n_rows - 1] = b->pos[r];
+        ob->wm[o] = wm;
+        ob->pos[o] = b->pos[r];
         ob->origin = b->origin;
-        if (ob->raw && b->raw && b->raw[r].text) {
-            char *t = weir_arena_strdup(&ob->arena, b->raw[r].text, b->raw[r].len);
-            if (!t) {
-                rc = WEIR_ENOMEM;
-                break;
+        weir_value *v = ob->values + (size_t)o * nf;
+        copy_values(v, row, nf);
+        if (s->n_text && (rc = copy_strings(s, ob, v))) break;
+        if (ob->raw) {
+            ob->raw[o] = (weir_raw){0};
+            if (b->raw && b->raw[r].text) {
+                char *t = weir_arena_strdup(&ob->arena, b->raw[r].text, b->raw[r].len);
+                if (!t) {
+                    rc = WEIR_ENOMEM;
+                    break;
+                }
+                ob->raw[o] = (weir_raw){t, b->raw[r].len, b->raw[r].compact};
             }
-            ob->raw[ob->n_rows - 1] = (weir_raw){t, b->raw[r].len, b->raw[r].compact};
         }
-        if (b->wm[r] > ob->last_wm) ob->last_wm = b->wm[r];
-        /* the other workers get this row's watermark as a mark: they observe every watermark
-         * value of the input, as one worker would */
-        for (uint32_t o = 0; o < s->n && !rc; o++)
-            if (o != d && b->wm[r] > s->out[o]->last_wm) rc = weir_batch_mark(s->out[o], b->wm[r]);
+        if (wm > ob->last_wm) ob->last_wm = wm;
+        /* a watermark above what every destination has seen (it rises once in many rows) */
+        if (wm > s->all_wm) rc = mark_others(s, d, wm);
     }
-    for (; m < b->n_marks && !rc; m++)
+    for (; m < b->n_marks && !rc; m++) {
         for (uint32_t d = 0; d < s->n && !rc; d++) rc = weir_batch_mark(s->out[d], b->mark_wm[m]);
+        if (b->mark_wm[m] > s->all_wm) s->all_wm = b->mark_wm[m];
+    }
     bool end = b->flags & WEIR_BATCH_END, idle = b->flags & WEIR_BATCH_IDLE;
     for (uint32_t d = 0; d < s->n && !rc; d++) {
         weir_batch *ob = s->out[d];
