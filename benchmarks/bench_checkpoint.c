@@ -122,8 +122,8 @@ int main(int argc, char **argv)
         return 2;
     }
     /* the rows the sink must see: one per key, or a Join's pairs */
-    uint64_t want = join_mode ? (uint64_t)keys * (uint64_t)(n / keys) * (uint64_t)(n / keys)
-                              : (uint64_t)keys;
+    uint64_t want =
+        join_mode ? (uint64_t)keys * (uint64_t)(n / keys) * (uint64_t)(n / keys) : (uint64_t)keys;
     /* the window holds the whole run: n / 100 ms of event time must fit in 1 h */
     if (n / 100 >= 3600 * 1000) {
         fprintf(stderr, "records: at most %d (the run must fit in the 1 h window)\n",
@@ -187,8 +187,7 @@ int main(int argc, char **argv)
     printf("checkpoints%s: %lld records%s, %lld keys with open windows, %u worker%s, a "
            "checkpoint every %lld ms, median of %d runs\n",
            join_mode ? " of a Join" : "", (long long)n, join_mode ? " per side" : "",
-           (long long)keys, workers, workers == 1 ? "" : "s", (long long)interval,
-           runs);
+           (long long)keys, workers, workers == 1 ? "" : "s", (long long)interval, runs);
     printf("  without checkpoints  %8.3f s  %6.2fM records/s\n", mb, (double)n / mb / 1e6);
     printf("  with checkpoints     %8.3f s  %6.2fM records/s  (%llu checkpoints in the last "
            "run)\n",

@@ -17,9 +17,10 @@
  * produced) to the receipt of its result. --rounds R (default 1) measures the three pipelines R
  * times in turn at each rate (bare, pass-through, window, bare, ...), so that each sees the same
  * spells of the machine's noise, and then prints the medians of the R rounds and, per round,
- * each weir pipeline's p99 minus the bare loop's of the same round. With --hist FILE, the distribution of each measurement is
- * also written to FILE for plotting (benchmarks/plots/latency.gp): one block per (rate, pipeline),
- * blocks separated by two blank lines (gnuplot's `index`), each starting with its quoted title
+ * each weir pipeline's p99 minus the bare loop's of the same round. With --hist FILE, the
+ * distribution of each measurement is also written to FILE for plotting
+ * (benchmarks/plots/latency.gp): one block per (rate, pipeline), blocks separated by two blank
+ * lines (gnuplot's `index`), each starting with its quoted title
  *       ("100K/s weir pass-through") and then rows "percentile latency_ms 1/(1-percentile/100)"
  *       at percentiles 0, then 1 - 10^(-j/10) for j = 1, 2, ... while at least ten samples lie
  *       beyond (so up to 99.99% at 100K samples), then the maximum (at 1/(1-p) = samples).
@@ -76,11 +77,11 @@ static void die(const char *what, const char *why)
  * which weir's sink spread over all 8, and that alone made the pass-through 0.67-0.8x of the
  * bare loop (the same partitioner everywhere, either one, gave 1.00-1.02x). */
 #define QUEUED_MIN "500000"
-static const char *consumer_settings[] = {"fetch.wait.max.ms", "1", "socket.nagle.disable", "true",
-                                          "queued.min.messages", QUEUED_MIN, NULL};
-static const char *producer_settings[] = {"linger.ms",  "2",          "socket.nagle.disable",
-                                          "true",       "partitioner", "murmur2_random",
-                                          NULL};
+static const char *consumer_settings[] = {
+    "fetch.wait.max.ms", "1", "socket.nagle.disable", "true", "queued.min.messages",
+    QUEUED_MIN,          NULL};
+static const char *producer_settings[] = {
+    "linger.ms", "2", "socket.nagle.disable", "true", "partitioner", "murmur2_random", NULL};
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
 {
@@ -196,14 +197,13 @@ static weir_pipeline *weir_job(const char *in, const char *out, bool bounded, in
                                const char *group)
 {
     weir_pipeline *p = weir_pipeline_create();
-    weir_stream *s =
-        weir_read_kafka(p, &(weir_kafka_source){.topic = in,
-                                                .bootstrap_servers = bootstrap,
-                                                .timestamp = window_ms ? "ts" : NULL,
-                                                .bounded = bounded,
-                                                .group_id = group,
-                                                .fields = WEIR_FIELDS("k"),
-                                                .config = consumer_settings});
+    weir_stream *s = weir_read_kafka(p, &(weir_kafka_source){.topic = in,
+                                                             .bootstrap_servers = bootstrap,
+                                                             .timestamp = window_ms ? "ts" : NULL,
+                                                             .bounded = bounded,
+                                                             .group_id = group,
+                                                             .fields = WEIR_FIELDS("k"),
+                                                             .config = consumer_settings});
     if (window_ms)
         s = weir_combine(s, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
                                                  .window = weir_fixed(window_ms),
@@ -376,7 +376,7 @@ static const char *const kind_names[] = {"bare librdkafka loop", "weir pass-thro
                                          "weir fixed 10 ms window (from window end)"};
 
 typedef struct lat_result {
-    size_t n; /* 0: no results */
+    size_t n;                   /* 0: no results */
     double p50, p99, p999, max; /* ms */
 } lat_result;
 

@@ -797,8 +797,8 @@ int weir_json_parse_object(const weir_json_fields *f, const char *line, size_t l
 }
 
 int weir_json_parse_object_compact(const weir_json_fields *f, const char *line, size_t len,
-                                   weir_value *out, weir_arena *arena, char *errbuf,
-                                   size_t errlen, bool *compact)
+                                   weir_value *out, weir_arena *arena, char *errbuf, size_t errlen,
+                                   bool *compact)
 {
     *compact = false;
     if (len > UINT32_MAX) {

@@ -270,8 +270,8 @@ int weir__json_rows_record(json_rows *j, const char *line, size_t len, int64_t p
     if (!v) return rc;
     char err[256];
     bool compact;
-    rc = weir_json_parse_object_compact(j->fields, line, len, v, &j->batch->arena, err,
-                                        sizeof err, &compact);
+    rc = weir_json_parse_object_compact(j->fields, line, len, v, &j->batch->arena, err, sizeof err,
+                                        &compact);
     if (rc) return weir__json_rows_reject(j, pos, line, len, err);
     return rows_end(j, pos, line, len, compact, line, len, ts);
 }

@@ -94,10 +94,19 @@ static void on_readable(uv_poll_t *h, int status, int events)
     if (s->err) weir_worker_wake(op); /* lets the worker see the failure and stop */
 }
 
-static const char *const sink_defaults[] = {
-    "enable.idempotence",   "true", "partitioner", "murmur2_random", "linger.ms", "5",
-    "socket.nagle.disable", "true", "client.id",   "weir",           "delivery.report.only.error",
-    "true", NULL};
+static const char *const sink_defaults[] = {"enable.idempotence",
+                                            "true",
+                                            "partitioner",
+                                            "murmur2_random",
+                                            "linger.ms",
+                                            "5",
+                                            "socket.nagle.disable",
+                                            "true",
+                                            "client.id",
+                                            "weir",
+                                            "delivery.report.only.error",
+                                            "true",
+                                            NULL};
 
 static int ksink_open(weir_operator *op, const void *config, char *errbuf, size_t errlen)
 {
@@ -167,8 +176,10 @@ static void ksink_close(weir_operator *op)
         rd_kafka_queue_destroy(s->q);
     }
     if (s->topic) rd_kafka_topic_destroy(s->topic);
-    if (s->txn) weir__ktxn_free(s->txn); /* destroys the producer too */
-    else if (s->rk) rd_kafka_destroy(s->rk); /* after a failure: what is queued is dropped */
+    if (s->txn)
+        weir__ktxn_free(s->txn); /* destroys the producer too */
+    else if (s->rk)
+        rd_kafka_destroy(s->rk); /* after a failure: what is queued is dropped */
     for (int i = 0; i < 2; i++)
         if (s->fds[i] >= 0) close(s->fds[i]);
     weir_buf_finish(&s->buf);
@@ -260,7 +271,8 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
         }
         rc = s->txn ? weir__ktxn_hold(s->txn, key, klen, val, vlen, b->ts[r])
                     : produce(s, val, vlen, key, klen, b->ts[r]);
-        if (rc) return s->txn ? weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc)) : rc;
+        if (rc)
+            return s->txn ? weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc)) : rc;
     }
     weir_operator_count_written(op, b->n_rows);
     rd_kafka_poll(s->rk, 0); /* delivery reports so far */
@@ -302,14 +314,14 @@ static int ksink_restore(weir_operator *op, uint32_t group, weir_snap_reader *r)
     return weir__ktxn_restore(s->txn, r);
 }
 
-static const weir_operator_class kafka_sink_class = {
-    .name = "WriteToKafka",
-    .open = ksink_open,
-    .process = ksink_process,
-    .close = ksink_close,
-    .snapshot = ksink_snapshot,
-    .restore = ksink_restore,
-    .checkpoint_complete = ksink_checkpoint_complete};
+static const weir_operator_class kafka_sink_class = {.name = "WriteToKafka",
+                                                     .open = ksink_open,
+                                                     .process = ksink_process,
+                                                     .close = ksink_close,
+                                                     .snapshot = ksink_snapshot,
+                                                     .restore = ksink_restore,
+                                                     .checkpoint_complete =
+                                                         ksink_checkpoint_complete};
 
 static void ksink_config_free(void *p)
 {

@@ -18,6 +18,7 @@
  * runs the old partitions p with p mod n = w, merged by event number, emitting the minimum of
  * their watermarks), so the stream is the one the checkpointed run would have gone on with. */
 #include "weir/nexmark.h"
+#include "strided_parts.h"
 #include "weir/error.h"
 #include "weir/graph.h"
 
@@ -335,35 +336,16 @@ static int64_t make_event(const nx_config *c, int64_t n, weir_value *v, weir_are
 
 /* ---- the source operator ---- */
 
-/* One partition p of P: events p, p + P, p + 2P, ... */
-typedef struct nx_part {
-    int64_t p, next; /* next event (>= events: ended) */
-    int64_t max_ts;  /* largest event time emitted (WEIR_TIME_MIN: none yet) */
-} nx_part;
+#define NX_SNAP_VERSION 1u /* of the checkpoint's shared section */
+
+typedef strided_part nx_part; /* events p, p + P, p + 2P, ... of partition p of P */
 
 typedef struct nx_state {
     const nx_config *cfg;
     weir_batch *batch;
-    int64_t n_total; /* P, the partitions of the whole run (kept from the checkpoint) */
-    nx_part *parts;  /* this instance's */
-    uint32_t n_parts, cap_parts;
-    bool restoring; /* a restore replaced the partitions dealt at open */
-    bool checked;   /* the first pull checked what the restore gave */
+    strided_parts parts; /* this instance's (connectors/strided_parts.h) */
     bool stopping;
 } nx_state;
-
-static int add_part(nx_state *s, int64_t p, int64_t next, int64_t max_ts)
-{
-    if (s->n_parts == s->cap_parts) {
-        uint32_t cap = s->cap_parts ? s->cap_parts * 2 : 4;
-        nx_part *np = realloc(s->parts, cap * sizeof *np);
-        if (!np) return WEIR_ENOMEM;
-        s->parts = np;
-        s->cap_parts = cap;
-    }
-    s->parts[s->n_parts++] = (nx_part){p, next, max_ts};
-    return 0;
-}
 
 static int nx_open(weir_operator *op, const void *config, char *errbuf, size_t errlen)
 {
@@ -372,11 +354,9 @@ static int nx_open(weir_operator *op, const void *config, char *errbuf, size_t e
     if (!s) return WEIR_ENOMEM;
     op->state = s;
     s->cfg = config;
-    int64_t parts = weir_operator_worker_count(op), w = weir_operator_worker_index(op);
-    if (s->cfg->partitions > 0 && s->cfg->partitions < parts) parts = s->cfg->partitions;
-    s->n_total = parts;
-    /* workers beyond the partitions have none */
-    if (w < parts && add_part(s, w, w, WEIR_TIME_MIN)) return WEIR_ENOMEM;
+    if (strided_parts_open(&s->parts, op, "ReadFromNexmark", "other events", s->cfg->events,
+                           s->cfg->partitions, NX_SNAP_VERSION))
+        return WEIR_ENOMEM;
     s->batch = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!s->batch) return WEIR_ENOMEM;
     s->batch->origin = "ReadFromNexmark";
@@ -388,7 +368,7 @@ static void nx_close(weir_operator *op)
     nx_state *s = op->state;
     if (!s) return;
     weir_batch_destroy(s->batch);
-    free(s->parts);
+    strided_parts_finish(&s->parts);
     free(s);
 }
 
@@ -401,9 +381,9 @@ static inline int64_t part_wm(const nx_config *c, const nx_part *f)
 static int64_t parts_wm(const nx_state *s)
 {
     int64_t m = WEIR_TIME_MAX;
-    for (uint32_t k = 0; k < s->n_parts; k++)
-        if (s->parts[k].next < s->cfg->events) {
-            int64_t w = part_wm(s->cfg, &s->parts[k]);
+    for (uint32_t k = 0; k < s->parts.n; k++)
+        if (s->parts.v[k].next < s->cfg->events) {
+            int64_t w = part_wm(s->cfg, &s->parts.v[k]);
             if (w < m) m = w;
         }
     return m;
@@ -431,10 +411,10 @@ static int64_t fill(nx_state *s, uint32_t limit)
 {
     const nx_config *c = s->cfg;
     uint32_t r = 0;
-    if (s->n_parts == 1) {
-        nx_part *f = &s->parts[0];
+    if (s->parts.n == 1) {
+        nx_part *f = &s->parts.v[0];
         int64_t n = f->next, max_ts = f->max_ts, wm = part_wm(c, f);
-        for (; r < limit && n < c->events; r++, n += s->n_total) {
+        for (; r < limit && n < c->events; r++, n += s->parts.n_total) {
             int64_t ts = put_event(s, r, n, wm);
             if (ts == WEIR_TIME_MIN) return -1;
             if (ts > max_ts) {
@@ -448,35 +428,16 @@ static int64_t fill(nx_state *s, uint32_t limit)
     }
     for (; r < limit; r++) {
         nx_part *f = NULL;
-        for (uint32_t k = 0; k < s->n_parts; k++)
-            if (s->parts[k].next < c->events && (!f || s->parts[k].next < f->next))
-                f = &s->parts[k];
+        for (uint32_t k = 0; k < s->parts.n; k++)
+            if (s->parts.v[k].next < c->events && (!f || s->parts.v[k].next < f->next))
+                f = &s->parts.v[k];
         if (!f) break;
         int64_t ts = put_event(s, r, f->next, parts_wm(s));
         if (ts == WEIR_TIME_MIN) return -1;
         if (ts > f->max_ts) f->max_ts = ts;
-        f->next += s->n_total;
+        f->next += s->parts.n_total;
     }
     return r;
-}
-
-/* After a restore: the partitions taken must be exactly those of this worker. */
-static int check_restored(weir_operator *op, nx_state *s)
-{
-    s->checked = true;
-    if (!s->restoring) return 0;
-    int64_t n = weir_operator_worker_count(op), w = weir_operator_worker_index(op), want = 0;
-    for (int64_t p = w; p < s->n_total; p += n) want++;
-    bool dup = false;
-    for (uint32_t a = 0; a < s->n_parts; a++)
-        for (uint32_t b = a + 1; b < s->n_parts; b++) dup = dup || s->parts[a].p == s->parts[b].p;
-    if (dup || want != s->n_parts)
-        return weir_operator_fail(op, WEIR_ECORRUPT,
-                                  "ReadFromNexmark: the checkpoint has %s of the %lld "
-                                  "partitions of worker %lld",
-                                  dup ? "a partition twice instead" : "not every one",
-                                  (long long)want, (long long)w);
-    return 0;
 }
 
 static int nx_pull(weir_operator *op, uint32_t max_rows)
@@ -484,7 +445,7 @@ static int nx_pull(weir_operator *op, uint32_t max_rows)
     nx_state *s = op->state;
     weir_batch *b = s->batch;
     int rc;
-    if (!s->checked && (rc = check_restored(op, s))) return rc;
+    if (!s->parts.checked && (rc = strided_parts_check(&s->parts, op))) return rc;
     uint32_t limit = max_rows < b->capacity ? max_rows : b->capacity;
     int64_t r = s->stopping ? 0 : fill(s, limit);
     if (r < 0) {
@@ -507,65 +468,17 @@ static int nx_pull(weir_operator *op, uint32_t max_rows)
 
 /* ---- checkpoints ---- */
 
-#define NX_SNAP_VERSION 1u
-
-/* The shared section: u32 version, i64 P (partitions of the run), u32 partitions of this
- * instance, then per partition i64 p, i64 next event, i64 largest event time emitted. An event
- * is a pure function of its number and the options, so that is all the generator needs. */
+/* The shared section: connectors/strided_parts.h. An event is a pure function of its number
+ * and the options, so the partitions' positions are all the generator needs. */
 static int nx_snapshot(weir_operator *op, weir_snap_writer *w)
 {
-    nx_state *s = op->state;
-    int rc = weir_snap_section(w, WEIR_SNAP_SHARED);
-    if (!rc) rc = weir_snap_u32(w, NX_SNAP_VERSION);
-    if (!rc) rc = weir_snap_i64(w, s->n_total);
-    if (!rc) rc = weir_snap_u32(w, s->n_parts);
-    for (uint32_t k = 0; !rc && k < s->n_parts; k++) {
-        rc = weir_snap_i64(w, s->parts[k].p);
-        if (!rc) rc = weir_snap_i64(w, s->parts[k].next);
-        if (!rc) rc = weir_snap_i64(w, s->parts[k].max_ts);
-    }
-    return rc ? weir_operator_fail(op, rc, "ReadFromNexmark: out of memory") : 0;
+    return strided_parts_snapshot(&((nx_state *)op->state)->parts, op, w);
 }
 
-/* DECISION: as the generator's, the checkpoint's partitions are kept at any worker count (worker
- * w of n runs the old partitions p with p mod n = w). */
 static int nx_restore(weir_operator *op, uint32_t group, weir_snap_reader *r)
 {
-    nx_state *s = op->state;
-    const nx_config *c = s->cfg;
     if (group != WEIR_SNAP_SHARED) return 0;
-    uint32_t version = weir_snap_get_u32(r);
-    if (weir_snap_ok(r) && version != NX_SNAP_VERSION)
-        return weir_operator_fail(op, WEIR_ECORRUPT,
-                                  "ReadFromNexmark: the checkpoint holds this source's state in "
-                                  "format version %u; this weir reads version %u",
-                                  version, NX_SNAP_VERSION);
-    int64_t total = weir_snap_get_i64(r);
-    uint32_t n = weir_snap_get_u32(r);
-    if (!weir_snap_ok(r) || total <= 0 || total > INT32_MAX ||
-        (s->restoring && total != s->n_total))
-        goto bad;
-    if (!s->restoring) { /* the partitions dealt at open give way to the checkpoint's */
-        s->restoring = true;
-        s->n_parts = 0;
-        s->n_total = total;
-    }
-    int64_t nw = weir_operator_worker_count(op), w = weir_operator_worker_index(op);
-    for (uint32_t k = 0; k < n; k++) {
-        int64_t p = weir_snap_get_i64(r), next = weir_snap_get_i64(r),
-                max_ts = weir_snap_get_i64(r);
-        if (!weir_snap_ok(r) || p < 0 || p >= total || next < p ||
-            (next < c->events && (next - p) % total != 0))
-            goto bad;
-        if (p % nw == w && add_part(s, p, next, max_ts))
-            return weir_operator_fail(op, WEIR_ENOMEM, "ReadFromNexmark: out of memory");
-    }
-    if (!weir_snap_done(r)) goto bad;
-    return 0;
-bad:
-    return weir_operator_fail(op, WEIR_ECORRUPT,
-                              "ReadFromNexmark: this source's state in the checkpoint is damaged, "
-                              "or was taken with other events");
+    return strided_parts_restore(&((nx_state *)op->state)->parts, op, r);
 }
 
 static void nx_stop(weir_operator *op)

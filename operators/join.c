@@ -119,9 +119,9 @@ typedef struct jwin {
 
 /* Where a walk of a window's keys for a snapshot stands (the order of the encoding). */
 typedef struct snap_cursor {
-    jwin *w;      /* NULL: none */
-    bool right;   /* past the keys with left rows: the right-only ones (next_key order) */
-    jkey *at;     /* the next key to look at */
+    jwin *w;    /* NULL: none */
+    bool right; /* past the keys with left rows: the right-only ones (next_key order) */
+    jkey *at;   /* the next key to look at */
 } snap_cursor;
 
 typedef struct snap_key {
@@ -151,7 +151,7 @@ typedef struct join_state {
     snap_cursor snap_cur; /* the walk's window and key */
     jwin **retired;       /* windows that fired before the walk wrote them, by start */
     uint32_t n_retired, cap_retired;
-    snap_key *snap_keys;  /* one call's keys, then the same by group */
+    snap_key *snap_keys; /* one call's keys, then the same by group */
     size_t cap_snap_keys;
     uint32_t test_budget; /* WEIR_TEST_SNAPSHOT_BUDGET: at most this many keys per call */
 } join_state;

@@ -10,9 +10,9 @@
  * slow filter in front of the Join stretches a run over many checkpoints, with windows open (and
  * rows of both sides in them) at each. Most cases write the lazy snapshots 1 or 2 keys per
  * snapshot_more call (WEIR_TEST_SNAPSHOT_BUDGET), so that each spans many batches and windows
- * fire while it is written (kept for the snapshot until written); they check by the Join's counters that this
- * happened. Last, a checkpoint whose Join state claims another format
- * version is refused with a message that says so. */
+ * fire while it is written (kept for the snapshot until written); they check by the Join's counters
+ * that this happened. Last, a checkpoint whose Join state claims another format version is refused
+ * with a message that says so. */
 #include "../state/crc32c.h"
 #include "join.h"
 
@@ -253,7 +253,8 @@ static void check_restores(const setup *su, uint64_t seed, const uint32_t *worke
 {
     setenv("WEIR_TEST_SNAPSHOT_BUDGET", budget, 1);
     uint64_t calls0 = atomic_load(&weir__join_test.calls),
-             keys0 = atomic_load(&weir__join_test.keys), retired0 = atomic_load(&weir__join_test.retired);
+             keys0 = atomic_load(&weir__join_test.keys),
+             retired0 = atomic_load(&weir__join_test.retired);
     char **el = make_elements(seed);
     scratch sc;
     scratch_init(&sc);

@@ -1045,9 +1045,9 @@ static bool compact_of(const char *line)
     weir_value out[1];
     char err[128];
     bool compact = true;
-    cr_assert_eq(weir_json_parse_object_compact(f, line, strlen(line), out, &a, err, sizeof err,
-                                                &compact),
-                 0, "%s: %s", line, err);
+    cr_assert_eq(
+        weir_json_parse_object_compact(f, line, strlen(line), out, &a, err, sizeof err, &compact),
+        0, "%s: %s", line, err);
     weir_arena_finish(&a);
     weir_json_fields_destroy(f);
     return compact;
@@ -1080,14 +1080,15 @@ Test(json, compact_lines)
 Test(json, compact_random_objects)
 {
     static const char *const ws[] = {" ", "\t", "\r\n"}; /* at one place in 12 */
-    static const char *const vals[] = {"1", "-2.5e3", "\"s\"", "\"a \\\"b\\\\\"", "[1, {\"x\" : 2}]",
-                                       "{\"b\": null}", "true", "{}"};
+    static const char *const vals[] = {
+        "1",    "-2.5e3", "\"s\"", "\"a \\\"b\\\\\"", "[1, {\"x\" : 2}]", "{\"b\": null}",
+        "true", "{}"};
     uint64_t x = 88172645463325252ULL;
     int compact_seen = 0, spaced_seen = 0;
     for (int n = 0; n < 3000; n++) {
         char line[1024];
         size_t len = 0;
-#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+#define RND()    (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
 #define PUT(str) (len += (size_t)snprintf(line + len, sizeof line - len, "%s", (str)))
         PUT((RND() % 12 ? "" : ws[x % 3]));
         PUT("{");
