@@ -3,8 +3,8 @@
  * Each worker's instance owns one librdkafka consumer. The consumer queue wakes the worker loop
  * through rd_kafka_queue_io_event_enable, which writes to a pipe a uv_poll_t watches, so the
  * worker sleeps in epoll while nothing arrives. pull() takes at most a batch of messages with
- * rd_kafka_consumer_poll(rk, 0) (which also serves rebalances and errors), turns each into a row
- * of its partition's json_rows (one per partition, sharing a json_parts so that what this
+ * one rd_kafka_consume_batch_queue call (which also serves rebalances and errors), turns each into
+ * a row of its partition's json_rows (one per partition, sharing a json_parts so that what this
  * instance emits carries the minimum of its partitions' watermarks), flushes, stores the offsets
  * reached and only then destroys the messages: rows point into the message payloads.
  *

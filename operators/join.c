@@ -414,7 +414,8 @@ static int advance(join_state *s, int64_t wm)
     while (n < s->n_wins && s->wins[n]->end <= wm && !rc) {
         rc = win_fire(s, s->wins[n]);
         if (s->snap_w && s->wins[n]->snapped != s->epoch) { /* kept for the snapshot */
-            if (!rc) rc = snap_retire(s, s->wins[n]);
+            int rrc = snap_retire(s, s->wins[n]); /* even after a failed firing: no leak */
+            if (!rc) rc = rrc;
         } else {
             win_free(s->wins[n]);
         }
@@ -678,7 +679,8 @@ static int snap_retire(join_state *s, jwin *w)
     if (s->n_retired == s->cap_retired) {
         uint32_t cap = s->cap_retired ? s->cap_retired * 2 : 8;
         jwin **rs = realloc(s->retired, cap * sizeof *rs);
-        if (!rs) {
+        if (!rs) { /* the run fails: the snapshot is abandoned */
+            if (s->snap_cur.w == w) s->snap_cur = (snap_cursor){0};
             win_free(w);
             return WEIR_ENOMEM;
         }

@@ -121,9 +121,4 @@ int weir_json_write_value(weir_buf *b, const weir_value *v);
 int weir_json_write_object(weir_buf *b, uint32_t n, char *const *names, const weir_value *values,
                            const char *raw, size_t raw_len);
 
-/* Whether raw, the text of a JSON object as weir_json_parse_object accepted it, is what
- * weir_json_write_object writes for it with n = 0 (without the '\n'): no whitespace around it
- * or between its members. Writers then pass the text on as it is. */
-bool weir_json_object_is_compact(const char *raw, size_t raw_len);
-
 #endif
