@@ -94,16 +94,19 @@ static void on_readable(uv_poll_t *h, int status, int events)
     if (s->err) weir_worker_wake(op); /* lets the worker see the failure and stop */
 }
 
-// clang-format off
-static const char *const sink_defaults[] = {
-    "enable.idempotence", "true",
-    "partitioner", "murmur2_random",
-    "linger.ms", "5",
-    "socket.nagle.disable", "true",
-    "client.id", "weir",
-    "delivery.report.only.error", "true",
-    NULL};
-// clang-format on
+static const char *const sink_defaults[] = {"enable.idempotence",
+                                            "true",
+                                            "partitioner",
+                                            "murmur2_random",
+                                            "linger.ms",
+                                            "5",
+                                            "socket.nagle.disable",
+                                            "true",
+                                            "client.id",
+                                            "weir",
+                                            "delivery.report.only.error",
+                                            "true",
+                                            NULL};
 
 static int ksink_open(weir_operator *op, const void *config, char *errbuf, size_t errlen)
 {
@@ -253,7 +256,7 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
         } else {
             const weir_raw *raw = b->raw ? &b->raw[r] : NULL;
             uint32_t skip = sc->has_raw && raw && raw->text ? sc->n_raw : 0;
-            if (weir_raw_is_row(sc, raw)) {
+            if (skip == sc->n_fields && raw && raw->text && raw->compact) {
                 val = raw->text; /* the record as read: nothing changed it */
                 vlen = raw->len;
             } else {

@@ -85,8 +85,8 @@ int weir_json_parse_object(const weir_json_fields *f, const char *line, size_t l
  * between its members: weir_json_write_object writes such a line, with n = 0, unchanged (the
  * writers then pass the text on as it is, weir_raw.compact). */
 int weir_json_parse_object_compact(const weir_json_fields *f, const char *line, size_t len,
-                                   weir_value *out, weir_arena *arena, char *errbuf, size_t errlen,
-                                   bool *compact);
+                                   weir_value *out, weir_arena *arena, char *errbuf,
+                                   size_t errlen, bool *compact);
 
 /* ---- writing ----
  * Every writer appends to b and returns 0, or WEIR_ENOMEM (b then keeps its previous length:
