@@ -20,7 +20,10 @@
  * inline; records/s count the generator's records (before the filter) on both sides.
  *
  *     build/benchmarks/bench_cost [fixed|sliding|sessions] [records=20000000] [keys=1000]
- *                                 [runs=5] [workers=1] */
+ *                                 [runs=5] [workers=1] [engine-only]
+ *
+ * engine-only: runs the engine alone and prints its times, no baseline and no check (for
+ * profiling with perf stat / perf record). */
 #include <weir/weir.h>
 
 #include <stdio.h>
@@ -217,7 +220,9 @@ static int engine(int64_t n, int64_t keys, const char *path, mode m, uint32_t wo
                                               .aggregates = WEIR_AGGREGATES(
                                                   weir_count("n"), weir_sum("v", "total"))});
     weir_write_file(out, &(weir_file_sink){.path = path});
-    int err = weir_run(p, &(weir_run_options){.workers = workers});
+    const char *bs = getenv("BENCH_BATCH");
+    int err = weir_run(
+        p, &(weir_run_options){.workers = workers, .batch_size = bs ? (uint32_t)atoi(bs) : 0});
     if (err) fprintf(stderr, "engine: %s\n", weir_pipeline_error(p));
     weir_pipeline_destroy(p);
     return err;
@@ -244,6 +249,7 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
+    bool engine_only = argc > 6 && strcmp(argv[6], "engine-only") == 0;
     char a[64], b[64]; /* per process, so that two runs at once do not share files */
     snprintf(a, sizeof a, "/tmp/weir-bench-engine-%ld.jsonl", (long)getpid());
     snprintf(b, sizeof b, "/tmp/weir-bench-baseline-%ld.jsonl", (long)getpid());
@@ -253,6 +259,10 @@ int main(int argc, char **argv)
         double t0 = now_s();
         if (engine(n, keys, a, m, workers)) return 1;
         te[r] = now_s() - t0;
+        if (engine_only) {
+            printf("engine run %d: %.3f s, %.0f records/s\n", r + 1, te[r], (double)n / te[r]);
+            continue;
+        }
         t0 = now_s();
         if (m == MODE_SLIDING)
             baseline_sliding(n, keys, b);
@@ -261,6 +271,10 @@ int main(int argc, char **argv)
         else
             baseline(n, keys, b);
         tb[r] = now_s() - t0;
+    }
+    if (engine_only) {
+        remove(a);
+        return 0;
     }
     char full[600];
     snprintf(full, sizeof full, "bash -c 'cmp -s <(sort %s) <(sort %s)'", a, b);

@@ -77,7 +77,8 @@ static void put_row(weir_batch *b, uint32_t r, const gen_config *c, int64_t i, u
     v[2] = weir_value_int(i % 1000);
 }
 
-/* One partition (every instance of a fresh run): the records of f in order, the keys stepped. */
+/* One partition (every instance of a fresh run): the records of f in order. No division per
+ * record: the key, ts = i / per_ms and v = i mod 1000 are stepped along with i. */
 static uint32_t fill_one(gen_state *s, gen_part *f, uint32_t limit)
 {
     const gen_config *c = s->cfg;
@@ -85,16 +86,34 @@ static uint32_t fill_one(gen_state *s, gen_part *f, uint32_t limit)
     int64_t wm = f->max_ts, i = f->next, step = s->parts.n_total;
     uint64_t k = (uint64_t)((__int128)i * 7919 % c->keys);
     const uint64_t dk = (uint64_t)((__int128)7919 * step % c->keys);
-    uint32_t r = 0;
-    for (; r < limit && i < c->count; r++, i += step) {
-        put_row(b, r, c, i, k, wm);
+    int64_t ts = i / c->per_ms, ts_r = i % c->per_ms, v = i % 1000;
+    const int64_t d_ts = step / c->per_ms, d_ts_r = step % c->per_ms, d_v = step % 1000;
+    uint32_t n = limit;
+    if (i >= c->count)
+        n = 0;
+    else if ((c->count - i + step - 1) / step < (int64_t)n)
+        n = (uint32_t)((c->count - i + step - 1) / step);
+    weir_value *row = b->values;
+    for (uint32_t r = 0; r < n; r++, row += 3) {
+        b->ts[r] = ts;
+        b->wm[r] = wm;
+        b->pos[r] = i + 1;
+        row[0] = weir_value_int(ts);
+        row[1] = weir_value_int((int64_t)k);
+        row[2] = weir_value_int(v);
+        wm = ts;
+        i += step;
         k += dk;
         if (k >= (uint64_t)c->keys) k -= (uint64_t)c->keys;
-        wm = i / c->per_ms;
+        ts += d_ts;
+        ts_r += d_ts_r;
+        if (ts_r >= c->per_ms) ts_r -= c->per_ms, ts++;
+        v += d_v;
+        if (v >= 1000) v -= 1000;
     }
     f->next = i;
     f->max_ts = wm;
-    return r;
+    return n;
 }
 
 /* Several partitions (a restore at fewer workers than the checkpoint's partitions): merged by

@@ -12,15 +12,6 @@
 #include <string.h>
 
 typedef struct {
-    int64_t n;
-} count_state;
-typedef struct {
-    int64_t i;       /* exact integer part */
-    double d;        /* float part */
-    int64_t n_float; /* inputs that were floats (or overflow spills) */
-    int64_t n;       /* non-null inputs (for mean) */
-} sum_state;
-typedef struct {
     weir_value v;
 } minmax_state; /* v.as.s malloc'd for strings */
 typedef struct {
@@ -48,9 +39,9 @@ bool agg_kind_retractable(agg_kind k)
 static uint32_t state_size(agg_kind k)
 {
     switch (k) {
-    case AGG_COUNT: return sizeof(count_state);
+    case AGG_COUNT: return sizeof(agg_count_state);
     case AGG_SUM:
-    case AGG_MEAN: return sizeof(sum_state);
+    case AGG_MEAN: return sizeof(agg_sum_state);
     case AGG_MIN:
     case AGG_MAX: return sizeof(minmax_state);
     case AGG_STDDEV: return sizeof(stddev_state);
@@ -70,6 +61,13 @@ int agg_set_init(agg_set *s, uint32_t n, const agg_def *defs)
         s->defs[i].offset = off;
         off += (state_size(defs[i].kind) + 7) & ~7u;
         if (defs[i].kind == AGG_MIN || defs[i].kind == AGG_MAX) s->owns_memory = true;
+    }
+    s->n_plan = n <= AGG_PLAN_MAX ? n : 0;
+    for (uint32_t i = 0; i < n && s->n_plan; i++) {
+        const agg_def *d = &s->defs[i];
+        if (d->kind != AGG_COUNT && d->kind != AGG_SUM) s->n_plan = 0;
+        /* a count of a field (its non-null values) is left to agg_add_one */
+        s->plan[i] = (agg_step){.field = d->field, .offset = d->offset, .sum = d->kind == AGG_SUM};
     }
     s->state_size = off ? off : 8;
     return 0;
@@ -98,7 +96,7 @@ void agg_finish(const agg_set *s, void *block)
     }
 }
 
-static void sum_add(sum_state *st, const weir_value *v, int sign)
+static void sum_add(agg_sum_state *st, const weir_value *v, int sign)
 {
     st->n += sign;
     if (v->type == WEIR_TYPE_INT) {
@@ -149,34 +147,29 @@ static void stddev_add(stddev_state *st, double x)
     st->m2 += delta * (x - st->mean);
 }
 
-int agg_add(const agg_set *s, void *block, const weir_value *row, int sign)
+int agg_add_one(const agg_def *d, void *st, const weir_value *v, int sign)
 {
-    for (uint32_t i = 0; i < s->n; i++) {
-        const agg_def *d = &s->defs[i];
-        void *st = (char *)block + d->offset;
-        const weir_value *v = d->field >= 0 ? &row[d->field] : NULL;
-        if (d->kind == AGG_COUNT) {
-            if (!v || v->type != WEIR_TYPE_NULL) ((count_state *)st)->n += sign;
-            continue;
-        }
-        if (!v || v->type == WEIR_TYPE_NULL) continue; /* skipped by every aggregate */
-        switch (d->kind) {
-        case AGG_SUM:
-        case AGG_MEAN:
-            if (v->type == WEIR_TYPE_INT || v->type == WEIR_TYPE_DOUBLE) sum_add(st, v, sign);
-            break;
-        case AGG_MIN:
-        case AGG_MAX:
-            if (minmax_add(st, v, d->kind == AGG_MIN)) return WEIR_ENOMEM;
-            break;
-        case AGG_STDDEV:
-            if (v->type == WEIR_TYPE_INT)
-                stddev_add(st, (double)v->as.i);
-            else if (v->type == WEIR_TYPE_DOUBLE)
-                stddev_add(st, v->as.d);
-            break;
-        default: break;
-        }
+    if (d->kind == AGG_COUNT) {
+        if (!v || v->type != WEIR_TYPE_NULL) ((agg_count_state *)st)->n += sign;
+        return 0;
+    }
+    if (!v || v->type == WEIR_TYPE_NULL) return 0; /* skipped by every aggregate */
+    switch (d->kind) {
+    case AGG_SUM:
+    case AGG_MEAN:
+        if (v->type == WEIR_TYPE_INT || v->type == WEIR_TYPE_DOUBLE) sum_add(st, v, sign);
+        break;
+    case AGG_MIN:
+    case AGG_MAX:
+        if (minmax_add(st, v, d->kind == AGG_MIN)) return WEIR_ENOMEM;
+        break;
+    case AGG_STDDEV:
+        if (v->type == WEIR_TYPE_INT)
+            stddev_add(st, (double)v->as.i);
+        else if (v->type == WEIR_TYPE_DOUBLE)
+            stddev_add(st, v->as.d);
+        break;
+    default: break;
     }
     return 0;
 }
@@ -188,11 +181,11 @@ int agg_merge(const agg_set *s, void *dst, const void *src)
         void *a = (char *)dst + d->offset;
         const void *b = (const char *)src + d->offset;
         switch (d->kind) {
-        case AGG_COUNT: ((count_state *)a)->n += ((const count_state *)b)->n; break;
+        case AGG_COUNT: ((agg_count_state *)a)->n += ((const agg_count_state *)b)->n; break;
         case AGG_SUM:
         case AGG_MEAN: {
-            sum_state *x = a;
-            const sum_state *y = b;
+            agg_sum_state *x = a;
+            const agg_sum_state *y = b;
             int64_t r;
             if (__builtin_add_overflow(x->i, y->i, &r)) {
                 x->d += (double)y->i;
@@ -252,14 +245,14 @@ int agg_result(const agg_set *s, const void *block, weir_value *out, weir_arena 
         const agg_def *d = &s->defs[i];
         const void *st = (const char *)block + d->offset;
         switch (d->kind) {
-        case AGG_COUNT: out[i] = weir_value_int(((const count_state *)st)->n); break;
+        case AGG_COUNT: out[i] = weir_value_int(((const agg_count_state *)st)->n); break;
         case AGG_SUM: {
-            const sum_state *x = st;
+            const agg_sum_state *x = st;
             out[i] = x->n_float ? weir_value_double((double)x->i + x->d) : weir_value_int(x->i);
             break;
         }
         case AGG_MEAN: {
-            const sum_state *x = st;
+            const agg_sum_state *x = st;
             out[i] =
                 x->n ? weir_value_double(((double)x->i + x->d) / (double)x->n) : WEIR_NULL_VALUE;
             break;
@@ -293,10 +286,10 @@ int agg_snapshot(const agg_set *s, const void *block, weir_snap_writer *w)
         const agg_def *d = &s->defs[i];
         const void *st = (const char *)block + d->offset;
         switch (d->kind) {
-        case AGG_COUNT: rc = weir_snap_i64(w, ((const count_state *)st)->n); break;
+        case AGG_COUNT: rc = weir_snap_i64(w, ((const agg_count_state *)st)->n); break;
         case AGG_SUM:
         case AGG_MEAN: {
-            const sum_state *x = st;
+            const agg_sum_state *x = st;
             weir_snap_i64(w, x->i);
             weir_snap_f64(w, x->d);
             weir_snap_i64(w, x->n_float);
@@ -325,10 +318,10 @@ int agg_restore(const agg_set *s, void *block, weir_snap_reader *r)
         const agg_def *d = &s->defs[i];
         void *st = (char *)block + d->offset;
         switch (d->kind) {
-        case AGG_COUNT: ((count_state *)st)->n = weir_snap_get_i64(r); break;
+        case AGG_COUNT: ((agg_count_state *)st)->n = weir_snap_get_i64(r); break;
         case AGG_SUM:
         case AGG_MEAN: {
-            sum_state *x = st;
+            agg_sum_state *x = st;
             x->i = weir_snap_get_i64(r);
             x->d = weir_snap_get_f64(r);
             x->n_float = weir_snap_get_i64(r);

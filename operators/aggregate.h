@@ -6,10 +6,12 @@
 #define WEIR_OPERATORS_AGGREGATE_H
 
 #include "weir/arena.h"
+#include "weir/error.h"
 #include "weir/snapshot.h"
 #include "weir/value.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_MEAN, AGG_STDDEV } agg_kind;
@@ -20,11 +22,33 @@ typedef struct agg_def {
     uint32_t offset; /* of its state in the block */
 } agg_def;
 
+/* One step of a plan (agg_add_row): the field (-1: a count of records), the state's offset, and
+ * whether it is a sum (else a count). */
+typedef struct agg_step {
+    int32_t field;
+    uint32_t offset;
+    bool sum;
+} agg_step;
+enum { AGG_PLAN_MAX = 8 };
+
+/* The states of count and sum (and mean), which the per-record path updates inline. */
+typedef struct {
+    int64_t n;
+} agg_count_state;
+typedef struct {
+    int64_t i;       /* exact integer part */
+    double d;        /* float part */
+    int64_t n_float; /* inputs that were floats (or overflow spills) */
+    int64_t n;       /* non-null inputs (for mean) */
+} agg_sum_state;
+
 typedef struct agg_set {
     uint32_t n;
     agg_def *defs;
     uint32_t state_size; /* bytes of one block, multiple of 8 */
     bool owns_memory;    /* min/max may hold copied strings: agg_finish must be called */
+    uint32_t n_plan;     /* n when every aggregate is a count or a sum (at most 8), else 0 */
+    agg_step plan[AGG_PLAN_MAX];
 } agg_set;
 
 /* Parses an aggregate name ("count", "sum", ...); returns -1 if unknown. */
@@ -40,8 +64,75 @@ void agg_set_finish(agg_set *s);
 void agg_init(const agg_set *s, void *block);
 /* Frees what a block owns (copied strings) and leaves it initialized. */
 void agg_finish(const agg_set *s, void *block);
-/* Adds one row (sign +1) or retracts it (sign -1, retractable kinds only). 0 or WEIR_ENOMEM. */
-int agg_add(const agg_set *s, void *block, const weir_value *row, int sign);
+/* Adds one value (v: the row's value of d's field, NULL for a count of records) to d's state st
+ * (sign +1), or retracts it (sign -1, retractable kinds only). 0 or WEIR_ENOMEM. */
+int agg_add_one(const agg_def *d, void *st, const weir_value *v, int sign);
+/* Adds one row (sign +1) or retracts it (sign -1, retractable kinds only). 0 or WEIR_ENOMEM.
+ * Inline, since it runs per record and window: counts and integer sums are updated here, the
+ * rest (and an integer sum about to overflow) by agg_add_one. */
+static inline int agg_add(const agg_set *s, void *block, const weir_value *row, int sign)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        const agg_def *d = &s->defs[i];
+        void *st = (char *)block + d->offset;
+        const weir_value *v = d->field >= 0 ? &row[d->field] : NULL;
+        if (d->kind == AGG_COUNT && !v) {
+            ((agg_count_state *)st)->n += sign;
+            continue;
+        }
+        if (d->kind == AGG_SUM && v && v->type == WEIR_TYPE_INT && sign > 0) {
+            agg_sum_state *sum = st;
+            int64_t r;
+            if (!__builtin_add_overflow(sum->i, v->as.i, &r)) {
+                sum->i = r;
+                sum->n++;
+                continue;
+            }
+        }
+        if (agg_add_one(d, st, v, sign)) return WEIR_ENOMEM;
+    }
+    return 0;
+}
+
+/* One step of a plan: the count of records and an integer sum are updated here, every other
+ * case by agg_add_one. 0 or WEIR_ENOMEM. */
+static inline __attribute__((always_inline)) int
+agg_step_add(const agg_set *s, uint32_t i, agg_step p, char *block, const weir_value *row)
+{
+    int64_t *st = (int64_t *)(block + p.offset);
+    if (p.field < 0) { /* count of records */
+        st[0]++;
+        return 0;
+    }
+    const weir_value *v = &row[p.field];
+    int64_t r;
+    if (p.sum && v->type == WEIR_TYPE_INT && !__builtin_add_overflow(st[0], v->as.i, &r)) {
+        st[0] = r;                            /* agg_sum_state.i */
+        st[offsetof(agg_sum_state, n) / 8]++; /* agg_sum_state.n */
+        return 0;
+    }
+    return agg_add_one(&s->defs[i], st, v, 1);
+}
+
+/* agg_add(s, block, row, +1) for a set with a plan (s->n_plan), for the per-record fast paths.
+ * plan and n are s->plan and s->n_plan, which the caller copies into locals (the compiler then
+ * keeps them out of the memory the states' updates might alias); with n a constant of at most
+ * 3 where it is inlined, the steps are unrolled. 0 or WEIR_ENOMEM. */
+static inline __attribute__((always_inline)) int agg_add_planned(const agg_set *s,
+                                                                 const agg_step *plan, uint32_t n,
+                                                                 void *block, const weir_value *row)
+{
+    if (n <= 3) {
+        if (n > 0 && agg_step_add(s, 0, plan[0], block, row)) return WEIR_ENOMEM;
+        if (n > 1 && agg_step_add(s, 1, plan[1], block, row)) return WEIR_ENOMEM;
+        if (n > 2 && agg_step_add(s, 2, plan[2], block, row)) return WEIR_ENOMEM;
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (agg_step_add(s, i, plan[i], block, row)) return WEIR_ENOMEM;
+    return 0;
+}
+
 /* dst := dst combined with src. 0 or WEIR_ENOMEM. */
 int agg_merge(const agg_set *s, void *dst, const void *src);
 /* dst := a copy of src (dst must be initialized). 0 or WEIR_ENOMEM. */

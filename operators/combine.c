@@ -150,6 +150,15 @@ struct keyent { /* 64 bytes, then the key values */
 };
 _Static_assert(sizeof(keyent) == 64, "a key entry is 64 bytes plus its values");
 
+enum { FAST_NONE, FAST_FIXED, FAST_SLIDING }; /* see "the fast paths" */
+
+/* The last [lo, hi) of a division of time into spans of one width (fixed windows, slices):
+ * records come nearly in order, so most of them fall in the span of the one before, and a 64-bit
+ * division per record (tens of cycles) is saved. Empty: lo > hi. */
+typedef struct span_cache {
+    int64_t lo, hi;
+} span_cache;
+
 typedef struct combine {
     uint64_t slot_seed; /* mixed into every key's home slot (home_slot) */
     const combine_config *cfg;
@@ -175,11 +184,18 @@ typedef struct combine {
     size_t table_cap, n_keys;
     uint64_t key_seq;
     /* slicing (sliding windows) */
-    bool fast;         /* default trigger, no lateness: slices only, no window records */
-    bool sliced;       /* other sliding configurations: values from slices */
-    int64_t slice;     /* slice width: gcd(size, period) */
-    size_t slice_size; /* bytes of one slice: start + rows + agg block */
+    bool fast;     /* default trigger, no lateness: slices only, no window records */
+    bool sliced;   /* other sliding configurations: values from slices */
+    int64_t slice; /* slice width: gcd(size, period) */
+    span_cache win_span, period_span, slice_span; /* of fixed windows, sliding starts, slices */
+    size_t slice_size;                            /* bytes of one slice: start + rows + agg block */
     void *scratch_block;
+    struct {
+        int64_t lo, hi, due;
+    } fslice;          /* FAST_SLIDING: the last record's slice and its first window end after it */
+    uint8_t fast_kind; /* FAST_* ("the fast paths" below) */
+    uint64_t *hashes;  /* of the keys of the batch in process */
+    uint32_t cap_hashes;
     /* time */
     int64_t wm;     /* input watermark */
     int64_t out_wm; /* watermark of the rows emitted */
@@ -208,6 +224,17 @@ typedef struct combine {
     uint32_t test_budget; /* WEIR_TEST_SNAPSHOT_BUDGET: at most this many keys per call */
     uint32_t fire_round; /* keys per round of advance(): FIRE_ROUND_KEYS, or WEIR_TEST_FIRE_ROUND */
 } combine;
+
+static inline int64_t sat_add(int64_t a, int64_t b);
+
+/* weir_fixed_start(t, width, offset), through the cache sc. */
+static inline int64_t span_start(span_cache *sc, int64_t t, int64_t width, int64_t offset)
+{
+    if (t >= sc->lo && t < sc->hi) return sc->lo;
+    sc->lo = weir_fixed_start(t, width, offset);
+    sc->hi = sat_add(sc->lo, width);
+    return sc->lo;
+}
 
 static inline void *win_cur(const combine *c, const win *w)
 {
@@ -514,8 +541,12 @@ static inline uint64_t key_hash(const combine *c, const weir_value *v, bool from
 
 static inline bool key_equal(const combine *c, const keyent *k, const weir_value *v, bool from_row)
 {
-    for (uint32_t i = 0; i < c->cfg->n_group; i++)
-        if (!weir_value_equal(&k->key[i], key_val(c, v, from_row, i))) return false;
+    for (uint32_t i = 0; i < c->cfg->n_group; i++) {
+        const weir_value *a = &k->key[i], *b = key_val(c, v, from_row, i);
+        if (a->type == WEIR_TYPE_INT ? b->type != WEIR_TYPE_INT || a->as.i != b->as.i
+                                     : !weir_value_equal(a, b))
+            return false;
+    }
     return true;
 }
 
@@ -530,7 +561,7 @@ static bool snap_cow(combine *c, keyent *k);
 
 /* Called before anything of k's state changes: a lazy snapshot in progress writes k first,
  * unless it has already or k is newer than the snapshot (copy-on-write, per key). */
-static inline void key_changing(combine *c, keyent *k)
+static inline __attribute__((always_inline)) void key_changing(combine *c, keyent *k)
 {
     if (c->snap_w && k->stamp != c->epoch && snap_cow(c, k)) TEST_COUNT(c, cow, 1);
 }
@@ -1106,7 +1137,10 @@ static void add_to(combine *c, win *w, const weir_value *row, int sign, int64_t 
         agg_add(&c->cfg->aggs, win_cur(c, w), row, sign))
         return fail_nomem(c);
     if (w->pending != UINT32_MAX) w->pending++; /* only "any pending?" matters: saturate */
-    if (!c->default_trigger) t_on_element(c, w, win_tstate(c, w), 0, now);
+    if (!c->default_trigger)
+        t_on_element(c, w, win_tstate(c, w), 0, now);
+    else if (!(w->flags & W_ONTIME_DONE) && c->wm < w->end)
+        return; /* the default trigger fires on time only once the watermark passes the end */
     evaluate(c, w, now);
 }
 
@@ -1206,7 +1240,7 @@ static bool sliced_record(combine *c, keyent *k, int64_t t, const weir_value *ro
                           int64_t now, bool *dropped_some)
 {
     int64_t size = c->wf.size, period = c->wf.period;
-    int64_t last = weir_fixed_start(t, period, c->wf.offset); /* the last start <= t */
+    int64_t last = span_start(&c->period_span, t, period, c->wf.offset); /* last start <= t */
     int64_t lowest = first_window_start(last, t, size, period);
     /* kept in at least one window? The slice must hold it before any of them fires. */
     bool kept = false;
@@ -1219,7 +1253,7 @@ static bool sliced_record(combine *c, keyent *k, int64_t t, const weir_value *ro
         *dropped_some = true;
         return false;
     }
-    int64_t *e = slice_get(c, k, weir_fixed_start(t, c->slice, c->wf.offset));
+    int64_t *e = slice_get(c, k, span_start(&c->slice_span, t, c->slice, c->wf.offset));
     if (!e) return fail_nomem(c), true;
     e[1]++;
     if (agg_add(&c->cfg->aggs, e + 2, row, sign)) fail_nomem(c);
@@ -1243,7 +1277,7 @@ static bool sliced_record(combine *c, keyent *k, int64_t t, const weir_value *ro
 
 /* Handles one record: returns whether it was kept in at least one window; *dropped_some says
  * whether it was dropped from at least one. */
-static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t now,
+static bool handle_record(combine *c, const weir_value *row, uint64_t h, int64_t t, int64_t now,
                           bool *dropped_some)
 {
     int sign = 1;
@@ -1251,7 +1285,6 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
         const weir_value *op = &row[c->cfg->op_field];
         if (op->type == WEIR_TYPE_STRING && op->len == 2 && op->as.s[0] == '-') sign = -1;
     }
-    uint64_t h = key_hash(c, row, true);
     keyent *k = key_find(c, row, true, h, true);
     if (!k) return fail_nomem(c), true;
     key_changing(c, k);
@@ -1272,7 +1305,7 @@ static bool handle_record(combine *c, const weir_value *row, int64_t t, int64_t 
     case WEIR_WINDOW_FIXED: {
         int64_t s = WEIR_TIME_MIN, e = WEIR_TIME_MAX;
         if (c->wf.type == WEIR_WINDOW_FIXED) {
-            s = weir_fixed_start(t, c->wf.size, c->wf.offset);
+            s = span_start(&c->win_span, t, c->wf.size, c->wf.offset);
             e = s + c->wf.size;
         }
         if (c->wm >= sat_add(e, c->lateness)) { /* §3 */
@@ -1375,7 +1408,7 @@ static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row
                          bool *dropped_some)
 {
     int64_t period = c->wf.period, size = c->wf.size;
-    int64_t last_start = weir_fixed_start(t, period, c->wf.offset);
+    int64_t last_start = span_start(&c->period_span, t, period, c->wf.offset);
     if (c->wm >= sat_add(last_start, size)) { /* every window of t has fired: late (§3) */
         *dropped_some = true;
         return false;
@@ -1383,7 +1416,7 @@ static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row
     /* earlier windows of t may have fired already: then t is dropped from those */
     int64_t first_start = first_window_start(last_start, t, size, period);
     *dropped_some = c->wm >= sat_add(first_start, size);
-    int64_t *e = slice_get(c, k, weir_fixed_start(t, c->slice, c->wf.offset));
+    int64_t *e = slice_get(c, k, span_start(&c->slice_span, t, c->slice, c->wf.offset));
     if (!e) return fail_nomem(c), true;
     e[1]++; /* rows, whatever their sign: a window with rows exists (and fires) */
     if (agg_add(&c->cfg->aggs, e + 2, row, sign)) fail_nomem(c);
@@ -1889,6 +1922,199 @@ static int combine_restore(weir_operator *op, uint32_t group, weir_snap_reader *
 
 /* ---- the operator ---- */
 
+/* The per-record path is a chain of dependent loads (the key's table slot, its entry, its
+ * window), each a cache miss once the state outgrows L1: done one record after the other they
+ * add up to most of a record's time. The keys' hashes are therefore computed for the whole
+ * batch first, and the loop fetches ahead: the slot of the record PF_SLOT rows on, the entry
+ * of the one PF_KEY on (its slot fetched by then), the first window of the one PF_WIN on. These
+ * are hints only: a key not found at its home slot, or a table that grew, just misses. */
+enum { PF_SLOT = 12, PF_KEY = 6, PF_WIN = 3 };
+enum { PF_MIN_TABLE = 1 << 16 }; /* smaller tables stay in cache: no fetching ahead */
+
+static inline void prefetch_ahead(const combine *c, const weir_batch *b, uint32_t r)
+{
+    size_t mask = c->table_cap - 1;
+    if (r + PF_SLOT < b->n_rows)
+        __builtin_prefetch(&c->table[home_slot(c, c->hashes[r + PF_SLOT], mask)]);
+    if (r + PF_KEY < b->n_rows) {
+        const keyent *k = c->table[home_slot(c, c->hashes[r + PF_KEY], mask)];
+        if (k) {
+            __builtin_prefetch(k);
+            __builtin_prefetch((const char *)k + 64);
+        }
+    }
+    if (r + PF_WIN < b->n_rows) {
+        const keyent *k = c->table[home_slot(c, c->hashes[r + PF_WIN], mask)];
+        if (k && k->cap_win <= 1 && k->w.one) {
+            __builtin_prefetch(k->w.one);
+            __builtin_prefetch((const char *)k->w.one + 64);
+        }
+    }
+}
+
+/* A record not kept in any window: counted late, and sent to the late output when it is used.
+ * false when flushing a full late batch failed. */
+static bool late_row(combine *c, const weir_batch *b, uint32_t r, uint64_t *late)
+{
+    (*late)++;
+    if (!c->late) return true;
+    if (weir_batch_full(c->late) && flush(c)) return false;
+    weir_value *lr = weir_batch_append(c->late, b->ts[r], c->out_wm);
+    memcpy(lr, weir_batch_row(b, r), sizeof *lr * b->schema->n_fields);
+    if (c->late->raw && b->raw) c->late->raw[c->late->n_rows - 1] = b->raw[r];
+    return true;
+}
+
+/* Rows [r, end) of b (no watermark mark among them), one record at a time. Returns the row it
+ * stopped at (end, or earlier on failure: c->status, or a failed flush of late rows). ahead: the
+ * batch's hashes are in c->hashes, and the loop fetches ahead (prefetch_ahead). */
+static uint32_t process_rows(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now,
+                             uint64_t *late, bool ahead)
+{
+    for (; r < end && !c->status; r++) {
+        if (b->wm[r] > c->wm) advance(c, b->wm[r]);
+        const weir_value *row = weir_batch_row(b, r);
+        if (ahead) prefetch_ahead(c, b, r);
+        uint64_t h = ahead ? c->hashes[r] : key_hash(c, row, true);
+        bool dropped_some;
+        if (!handle_record(c, row, h, b->ts[r], now, &dropped_some) && !late_row(c, b, r, late))
+            break;
+    }
+    return r;
+}
+
+/* ---- the fast paths ----
+ *
+ * Most records of most pipelines take one path: a key seen before, its window (or slice) open
+ * and on time, a count or integer sum to add. The general path above decides this anew for every
+ * record, through every option (change-log signs, triggers, lateness, sessions, several key
+ * fields), and at some 300 instructions a record it was where the COST benchmark spent its time.
+ * For the two configurations most used, a loop per batch does only that work and hands every
+ * other record (a new key or window, a late record, a non-integer key) to handle_record, in
+ * order, so the state and the output are exactly the general path's:
+ *   - FAST_FIXED: fixed windows, the default trigger, one group field, no change-log input. A
+ *     record of an existing key whose last window is the record's and has not fired on time is
+ *     added to it.
+ *   - FAST_SLIDING: fast slicing (sliding windows, default trigger, no lateness), one group
+ *     field, no change-log input. A record whose slice is its key's last one, and which no
+ *     window of it has passed (the watermark is below the slice's end), is added to it.
+ */
+
+/* A record's values added to an aggregate block: by the set's plan when it has one. */
+static inline int add_row(const agg_set *s, const agg_step *plan, uint32_t n_plan, void *block,
+                          const weir_value *row)
+{
+    return n_plan ? agg_add_planned(s, plan, n_plan, block, row) : agg_add(s, block, row, 1);
+}
+
+/* key_hash of a one-field key holding the integer *v. */
+static inline uint64_t int_key_hash(const weir_value *v)
+{
+    return weir_value_hash(v, WEIR__KEY_SEED);
+}
+
+/* The entry of the one-field key holding integer x (hash h), or NULL. */
+static inline keyent *find_int_key(const combine *c, uint64_t h, int64_t x)
+{
+    size_t mask = c->table_cap - 1, j = home_slot(c, h, mask);
+    for (keyent *k; (k = c->table[j]); j = (j + 1) & mask)
+        if (k->hash == h && k->key[0].type == WEIR_TYPE_INT && k->key[0].as.i == x) return k;
+    return NULL;
+}
+
+/* The slice of time t as the fast sliding path needs it: [lo, hi) and the first window end
+ * after it (where the key's timer must be at most). */
+static inline void fast_slice_at(combine *c, int64_t t)
+{
+    c->fslice.lo = weir_fixed_start(t, c->slice, c->wf.offset);
+    c->fslice.hi = sat_add(c->fslice.lo, c->slice);
+    c->fslice.due = end_after(c, c->fslice.lo);
+}
+
+/* The loop, for one kind (FAST_FIXED or FAST_SLIDING) and a plan of np steps (0: none, the
+ * aggregates are added by agg_add), both constants where it is instantiated (process_fast), so
+ * that the compiler drops the other kind's code and unrolls the plan. ahead: the hashes of the
+ * batch were computed ahead (c->hashes) and the loop fetches ahead. */
+static inline __attribute__((always_inline)) uint32_t
+fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now, uint64_t *late,
+          bool ahead, const int kind, const uint32_t np)
+{
+    const uint32_t nf = b->schema->n_fields, g = c->cfg->group[0];
+    const agg_set *aggs = &c->cfg->aggs;
+    agg_step plan[AGG_PLAN_MAX];
+    memcpy(plan, aggs->plan, sizeof plan);
+    const weir_value *row = weir_batch_row(b, r);
+    for (; r < end; r++, row += nf) {
+        if (b->wm[r] > c->wm) {
+            advance(c, b->wm[r]);
+            if (c->status) break;
+        }
+        if (ahead) prefetch_ahead(c, b, r);
+        const weir_value *kv = &row[g];
+        int64_t t = b->ts[r];
+        if (kv->type == WEIR_TYPE_INT && c->table_cap) {
+            uint64_t h = ahead ? c->hashes[r] : int_key_hash(kv);
+            if (kind == FAST_FIXED) {
+                if (t >= c->win_span.lo && t < c->win_span.hi && c->wm < c->win_span.hi) {
+                    keyent *k = find_int_key(c, h, kv->as.i);
+                    win *w = k && k->n_win ? key_wins(k)[k->n_win - 1] : NULL;
+                    if (w && w->start == c->win_span.lo &&
+                        !(w->flags & (W_ONTIME_DONE | W_CLOSED))) {
+                        key_changing(c, k);
+                        void *block = win_cur(c, w);
+                        if (np ? agg_add_planned(aggs, plan, np, block, row)
+                               : agg_add(aggs, block, row, 1))
+                            return fail_nomem(c), r;
+                        w->pending += w->pending != UINT32_MAX; /* saturates */
+                        continue;
+                    }
+                }
+            } else if (t >= c->fslice.lo && t < c->fslice.hi && c->wm < c->fslice.hi) {
+                keyent *k = find_int_key(c, h, kv->as.i);
+                int64_t *e = k && k->n_slices ? slice_entry(c, k, k->n_slices - 1) : NULL;
+                if (e && e[0] == c->fslice.lo) {
+                    key_changing(c, k);
+                    e[1]++;
+                    if (np ? agg_add_planned(aggs, plan, np, e + 2, row)
+                           : agg_add(aggs, e + 2, row, 1))
+                        return fail_nomem(c), r;
+                    if (c->fslice.due < k->next_due) key_timer(c, k, c->fslice.due);
+                    continue;
+                }
+            } else if (t != INT64_MAX) {
+                fast_slice_at(c, t); /* and this record takes the general path */
+            }
+        }
+        bool dropped_some;
+        uint64_t h = ahead ? c->hashes[r] : key_hash(c, row, true);
+        if (!handle_record(c, row, h, t, now, &dropped_some) && !late_row(c, b, r, late)) break;
+        if (c->status) break;
+    }
+    return r;
+}
+
+#define FAST_LOOP(kind, np) fast_loop(c, b, r, end, now, late, ahead, kind, np)
+
+static uint32_t process_fast(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now,
+                             uint64_t *late, bool ahead)
+{
+    uint32_t np = c->cfg->aggs.n_plan;
+    if (c->fast_kind == FAST_FIXED) switch (np) {
+        case 1: return FAST_LOOP(FAST_FIXED, 1);
+        case 2: return FAST_LOOP(FAST_FIXED, 2);
+        case 3: return FAST_LOOP(FAST_FIXED, 3);
+        default: return FAST_LOOP(FAST_FIXED, 0);
+        }
+    switch (np) {
+    case 1: return FAST_LOOP(FAST_SLIDING, 1);
+    case 2: return FAST_LOOP(FAST_SLIDING, 2);
+    case 3: return FAST_LOOP(FAST_SLIDING, 3);
+    default: return FAST_LOOP(FAST_SLIDING, 0);
+    }
+}
+
+#undef FAST_LOOP
+
 static int combine_process(weir_operator *op, uint32_t input, const weir_batch *b)
 {
     (void)input;
@@ -1897,21 +2123,23 @@ static int combine_process(weir_operator *op, uint32_t input, const weir_batch *
     int64_t now = need_now ? weir_operator_now(op) : 0;
     uint64_t late = 0;
     uint32_t m = 0;
-    for (uint32_t r = 0; r < b->n_rows && !c->status; r++) {
+    if (b->n_rows > c->cap_hashes) {
+        uint64_t *h = realloc(c->hashes, b->n_rows * sizeof *h);
+        if (!h) return fail_nomem(c), c->status;
+        c->hashes = h;
+        c->cap_hashes = b->n_rows;
+    }
+    bool ahead = c->table_cap >= PF_MIN_TABLE; /* see prefetch_ahead */
+    if (ahead)
+        for (uint32_t r = 0; r < b->n_rows; r++)
+            c->hashes[r] = key_hash(c, weir_batch_row(b, r), true);
+    for (uint32_t r = 0; r < b->n_rows && !c->status;) {
         for (; m < b->n_marks && b->mark_at[m] <= r; m++) advance(c, b->mark_wm[m]);
-        if (b->wm[r] > c->wm) advance(c, b->wm[r]);
-        const weir_value *row = weir_batch_row(b, r);
-        bool dropped_some;
-        bool kept = handle_record(c, row, b->ts[r], now, &dropped_some);
-        if (!kept) {
-            late++;
-            if (c->late) {
-                if (weir_batch_full(c->late) && flush(c)) break;
-                weir_value *lr = weir_batch_append(c->late, b->ts[r], c->out_wm);
-                memcpy(lr, row, sizeof *row * b->schema->n_fields);
-                if (c->late->raw && b->raw) c->late->raw[c->late->n_rows - 1] = b->raw[r];
-            }
-        }
+        uint32_t end = m < b->n_marks && b->mark_at[m] < b->n_rows ? b->mark_at[m] : b->n_rows;
+        uint32_t stop = c->fast_kind ? process_fast(c, b, r, end, now, &late, ahead)
+                                     : process_rows(c, b, r, end, now, &late, ahead);
+        if (stop < end) break;
+        r = end;
     }
     for (; m < b->n_marks && !c->status; m++) advance(c, b->mark_wm[m]);
     if (late) weir_operator_count_late(op, late);
@@ -2022,6 +2250,7 @@ static void combine_close(weir_operator *op)
     timer_heap_free(&c->key_timers);
     if (c->scratch_block) agg_finish(&c->cfg->aggs, c->scratch_block);
     free(c->scratch_block);
+    free(c->hashes);
     free(c->table);
     free(c->due);
     free(c->touched);
@@ -2045,6 +2274,7 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     c->lateness = cfg->windowing.allowed_lateness;
     c->mode = cfg->windowing.accumulation;
     c->wm = c->out_wm = c->sent_wm = WEIR_TIME_MIN;
+    c->win_span = c->period_span = c->slice_span = (span_cache){INT64_MAX, INT64_MIN};
     const weir_trigger *t = cfg->windowing.trigger;
     c->default_trigger = !t || t->type == WEIR_TRIGGER_DEFAULT;
     c->has_watermark_part = weir_trigger_has_watermark(t);
@@ -2059,6 +2289,14 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     bool sliding = c->wf.type == WEIR_WINDOW_SLIDING;
     c->fast = sliding && c->default_trigger && c->lateness == 0;
     c->sliced = sliding && !c->fast;
+    if (cfg->n_group == 1 && cfg->op_field < 0) {
+        if (c->wf.type == WEIR_WINDOW_FIXED && c->default_trigger)
+            c->fast_kind = FAST_FIXED;
+        else if (c->fast)
+            c->fast_kind = FAST_SLIDING;
+    }
+    c->fslice.lo = INT64_MAX;
+    c->fslice.hi = INT64_MIN;
     if (sliding) {
         int64_t a = c->wf.size, b = c->wf.period;
         while (b) {
