@@ -127,6 +127,7 @@ enum {
     K_SCHEDULED = 1, /* next_due is the time of its live entry in key_timers */
     K_REMOVED = 2,   /* out of the table; freed once no heap entry points here */
     K_TOUCHED = 4,   /* in the touched list of the current advance */
+    K_INT1 = 8,      /* the key is one integer value (the fast paths compare only its hash) */
 };
 
 struct keyent { /* 64 bytes, then the key values */
@@ -566,17 +567,21 @@ static inline __attribute__((always_inline)) void key_changing(combine *c, keyen
     if (c->snap_w && k->stamp != c->epoch && snap_cow(c, k)) TEST_COUNT(c, cow, 1);
 }
 
-/* A key's home slot in the table: the key's hash mixed with the table's seed. Not the hash
- * itself, for two reasons. Its low bits are the key group (hash mod 128), which decides the
- * worker that owns the key, so they are far from uniform in any one table (a worker of two
- * sees half their values). And a restore inserts keys in the order the snapshot walked the old
- * table, that is in order of their old slots: with the same slot function, linear probing
- * then piles them into ever longer runs (restoring 300K keys took 1 s, 1150 probes a key). A
- * restored table therefore gets a seed of its own, derived from the old one (deterministic,
- * so runs stay reproducible). */
+/* A key's home slot in the table: the top bits of the key's hash, xor the table's seed, times
+ * 2^64 / phi (Fibonacci hashing: the hash is already well mixed, so one multiplication spreads
+ * it; a simulation of 300K keys restored in their old slot order gives the same probe counts as
+ * a full second mix, 1.67 probes per lookup at load 0.57). Not the hash itself, for two reasons.
+ * Its low bits are the key group (hash mod 128), which decides the worker that owns the key, so
+ * they are far from uniform in any one table (a worker of two sees half their values). And a
+ * restore inserts keys in the order the snapshot walked the old table, that is in order of their
+ * old slots: with the same slot function, linear probing then piles them into ever longer runs
+ * (restoring 300K keys took 1 s, 1150 probes a key). A restored table therefore gets a seed of its
+ * own, derived from the old one (deterministic, so runs stay reproducible). */
 static inline size_t home_slot(const combine *c, uint64_t h, size_t mask)
 {
-    return (size_t)weir__mix64(h ^ c->slot_seed) & mask;
+    /* mask + 1: the table's capacity, a power of two of at least 1024 */
+    return (size_t)(((h ^ c->slot_seed) * 0x9e3779b97f4a7c15ULL) >>
+                    (64 - __builtin_ctzll(mask + 1)));
 }
 
 static int table_grow(combine *c)
@@ -633,6 +638,7 @@ __attribute__((noinline)) static keyent *key_create(combine *c, const weir_value
     if (!k) return NULL;
     *k = (keyent){
         .hash = h, .seq = c->key_seq++, .next_due = INT64_MAX, .cap_win = 1, .stamp = c->epoch};
+    if (ng == 1 && key_val(c, row, from_row, 0)->type == WEIR_TYPE_INT) k->flags = K_INT1;
     char *p = (char *)(k->key + ng);
     for (uint32_t i = 0; i < ng; i++) {
         k->key[i] = *key_val(c, row, from_row, i);
@@ -2013,15 +2019,6 @@ static inline uint64_t int_key_hash(const weir_value *v)
     return weir_value_hash(v, WEIR__KEY_SEED);
 }
 
-/* The entry of the one-field key holding integer x (hash h), or NULL. */
-static inline keyent *find_int_key(const combine *c, uint64_t h, int64_t x)
-{
-    size_t mask = c->table_cap - 1, j = home_slot(c, h, mask);
-    for (keyent *k; (k = c->table[j]); j = (j + 1) & mask)
-        if (k->hash == h && k->key[0].type == WEIR_TYPE_INT && k->key[0].as.i == x) return k;
-    return NULL;
-}
-
 /* The slice of time t as the fast sliding path needs it: [lo, hi) and the first window end
  * after it (where the key's timer must be at most). */
 static inline void fast_slice_at(combine *c, int64_t t)
@@ -2043,36 +2040,56 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     const agg_set *aggs = &c->cfg->aggs;
     agg_step plan[AGG_PLAN_MAX];
     memcpy(plan, aggs->plan, sizeof plan);
+    /* What the fast case reads of c, in locals: the compiler cannot keep fields of c in registers
+     * across the states' updates (an int64_t store might alias them). Reloaded after anything
+     * that may change them: advance(), the general path. */
+    int64_t wm, lo;
+    uint64_t width; /* a record is in the open span when (uint64_t)(t - lo) < width */
+    keyent **table;
+    size_t mask;
+#define RELOAD()                                                                                   \
+    do {                                                                                           \
+        wm = c->wm;                                                                                \
+        table = c->table;                                                                          \
+        mask = c->table_cap - 1;                                                                   \
+        lo = kind == FAST_FIXED ? c->win_span.lo : c->fslice.lo;                                   \
+        int64_t hi = kind == FAST_FIXED ? c->win_span.hi : c->fslice.hi;                           \
+        /* empty unless open, on time, and a table to look in */                                   \
+        width = lo < hi && wm < hi && table ? (uint64_t)hi - (uint64_t)lo : 0;                     \
+    } while (0)
+    RELOAD();
     const weir_value *row = weir_batch_row(b, r);
     for (; r < end; r++, row += nf) {
-        if (b->wm[r] > c->wm) {
+        if (b->wm[r] > wm) {
             advance(c, b->wm[r]);
             if (c->status) break;
+            RELOAD();
         }
         if (ahead) prefetch_ahead(c, b, r);
         const weir_value *kv = &row[g];
         int64_t t = b->ts[r];
-        if (kv->type == WEIR_TYPE_INT && c->table_cap) {
+        if (kv->type == WEIR_TYPE_INT && (uint64_t)t - (uint64_t)lo < width) {
             uint64_t h = ahead ? c->hashes[r] : int_key_hash(kv);
-            if (kind == FAST_FIXED) {
-                if (t >= c->win_span.lo && t < c->win_span.hi && c->wm < c->win_span.hi) {
-                    keyent *k = find_int_key(c, h, kv->as.i);
-                    win *w = k && k->n_win ? key_wins(k)[k->n_win - 1] : NULL;
-                    if (w && w->start == c->win_span.lo &&
-                        !(w->flags & (W_ONTIME_DONE | W_CLOSED))) {
-                        key_changing(c, k);
-                        void *block = win_cur(c, w);
-                        if (np ? agg_add_planned(aggs, plan, np, block, row)
-                               : agg_add(aggs, block, row, 1))
-                            return fail_nomem(c), r;
-                        w->pending += w->pending != UINT32_MAX; /* saturates */
-                        continue;
-                    }
+            keyent *k = NULL;
+            for (size_t j = home_slot(c, h, mask); table[j]; j = (j + 1) & mask)
+                if (table[j]->hash == h && (table[j]->flags & K_INT1)) {
+                    k = table[j]; /* one integer field: its hash is a bijection of it */
+                    break;
                 }
-            } else if (t >= c->fslice.lo && t < c->fslice.hi && c->wm < c->fslice.hi) {
-                keyent *k = find_int_key(c, h, kv->as.i);
+            if (kind == FAST_FIXED) {
+                win *w = k && k->n_win ? key_wins(k)[k->n_win - 1] : NULL;
+                if (w && w->start == lo && !(w->flags & (W_ONTIME_DONE | W_CLOSED))) {
+                    key_changing(c, k);
+                    void *block = win_cur(c, w);
+                    if (np ? agg_add_planned(aggs, plan, np, block, row)
+                           : agg_add(aggs, block, row, 1))
+                        return fail_nomem(c), r;
+                    if (!w->pending) w->pending = 1; /* only "any?" matters (see add_to) */
+                    continue;
+                }
+            } else {
                 int64_t *e = k && k->n_slices ? slice_entry(c, k, k->n_slices - 1) : NULL;
-                if (e && e[0] == c->fslice.lo) {
+                if (e && e[0] == lo) {
                     key_changing(c, k);
                     e[1]++;
                     if (np ? agg_add_planned(aggs, plan, np, e + 2, row)
@@ -2081,15 +2098,18 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                     if (c->fslice.due < k->next_due) key_timer(c, k, c->fslice.due);
                     continue;
                 }
-            } else if (t != INT64_MAX) {
-                fast_slice_at(c, t); /* and this record takes the general path */
             }
+        } else if (kind == FAST_SLIDING && (t < c->fslice.lo || t >= c->fslice.hi) &&
+                   t != INT64_MAX) {
+            fast_slice_at(c, t); /* and this record takes the general path */
         }
         bool dropped_some;
         uint64_t h = ahead ? c->hashes[r] : key_hash(c, row, true);
         if (!handle_record(c, row, h, t, now, &dropped_some) && !late_row(c, b, r, late)) break;
         if (c->status) break;
+        RELOAD();
     }
+#undef RELOAD
     return r;
 }
 
