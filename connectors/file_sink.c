@@ -64,6 +64,7 @@ typedef struct sink_state {
     sink_config *cfg;
     int fd;
     weir_buf buf;
+    weir_json_names_cache names; /* the input's member names, encoded once */
     bool ended;
     bool held;          /* checkpoints: output goes to WEIR_SNAP_OUTPUT, not the file */
     bool header_done;   /* checkpoints, csv: the header was handed over (or is not ours) */
@@ -204,10 +205,14 @@ static int sink_process(weir_operator *op, uint32_t input, const weir_batch *b)
             rc = weir_buf_append(&s->buf, raw->text, raw->len) || weir_buf_putc(&s->buf, '\n')
                      ? WEIR_ENOMEM
                      : 0;
-        else
-            rc = weir_json_write_object(&s->buf, sc->n_fields - skip, sc->names + skip,
-                                        weir_batch_row(b, r) + skip, raw ? raw->text : NULL,
-                                        raw ? raw->len : 0);
+        else {
+            const weir_json_names *jn =
+                weir_json_names_for(&s->names, sc->names, sc->n_fields, skip);
+            rc = jn ? weir_json_write_object_named(&s->buf, jn, sc->names + skip,
+                                                   weir_batch_row(b, r) + skip,
+                                                   raw ? raw->text : NULL, raw ? raw->len : 0)
+                    : WEIR_ENOMEM;
+        }
         if (rc) return weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
     }
     weir_operator_count_written(op, b->n_rows);
@@ -242,6 +247,7 @@ static void sink_close(weir_operator *op)
         release_file(s->cfg);
     }
     weir_buf_finish(&s->buf);
+    weir_json_names_cache_finish(&s->names);
     free(s);
 }
 

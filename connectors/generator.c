@@ -93,24 +93,31 @@ static uint32_t fill_one(gen_state *s, gen_part *f, uint32_t limit)
         n = 0;
     else if ((c->count - i + step - 1) / step < (int64_t)n)
         n = (uint32_t)((c->count - i + step - 1) / step);
-    weir_value *row = b->values;
-    for (uint32_t r = 0; r < n; r++, row += 3) {
-        b->ts[r] = ts;
-        b->wm[r] = wm;
-        b->pos[r] = i + 1;
-        row[0] = weir_value_int(ts);
-        row[1] = weir_value_int((int64_t)k);
-        row[2] = weir_value_int(v);
+    /* Two passes, each with few live values (one pass spilled registers): event times, the
+     * watermark before each row (its predecessor's ts) and positions; then the values. */
+    int64_t *restrict ts_out = b->ts, *restrict wm_out = b->wm, *restrict pos_out = b->pos;
+    const int64_t per_ms = c->per_ms, pos0 = i + 1;
+    for (uint32_t r = 0; r < n; r++) {
+        ts_out[r] = ts;
+        wm_out[r] = wm;
+        pos_out[r] = pos0 + (int64_t)r * step;
         wm = ts;
-        i += step;
-        k += dk;
-        if (k >= (uint64_t)c->keys) k -= (uint64_t)c->keys;
         ts += d_ts;
         ts_r += d_ts_r;
-        if (ts_r >= c->per_ms) ts_r -= c->per_ms, ts++;
+        if (ts_r >= per_ms) ts_r -= per_ms, ts++;
+    }
+    weir_value *restrict row = b->values;
+    const uint64_t keys = (uint64_t)c->keys;
+    for (uint32_t r = 0; r < n; r++, row += 3) {
+        row[0] = weir_value_int(ts_out[r]);
+        row[1] = weir_value_int((int64_t)k);
+        row[2] = weir_value_int(v);
+        k += dk;
+        if (k >= keys) k -= keys;
         v += d_v;
         if (v >= 1000) v -= 1000;
     }
+    i += (int64_t)n * step;
     f->next = i;
     f->max_ts = wm;
     return n;

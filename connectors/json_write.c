@@ -489,20 +489,108 @@ static int raw_members(weir_buf *b, const char *raw, size_t raw_len, uint32_t n,
     }
 }
 
-int weir_json_write_object(weir_buf *b, uint32_t n, char *const *names, const weir_value *values,
-                           const char *raw, size_t raw_len)
+/* A member's name and colon, after a comma unless first: a name with nothing to escape (nearly
+ * every one) in one copy. */
+static int put_name(weir_buf *b, const char *name, bool first)
+{
+    size_t len = strlen(name);
+    if (weir_buf_reserve(b, len + 4)) return WEIR_ENOMEM;
+    if (!first) b->data[b->len++] = ',';
+    if (plain_prefix(name, len) < len) {
+        int rc = weir_json_write_string(b, name, len);
+        return rc ? rc : weir_buf_putc(b, ':');
+    }
+    char *o = b->data + b->len;
+    o[0] = '"';
+    memcpy(o + 1, name, len);
+    o[len + 1] = '"';
+    o[len + 2] = ':';
+    o[len + 3] = 0;
+    b->len += len + 3;
+    return 0;
+}
+
+static int write_object(weir_buf *b, uint32_t n, char *const *names, const weir_json_names *jn,
+                        const weir_value *values, const char *raw, size_t raw_len)
 {
     size_t start = b->len;
     bool any = false;
     int rc = weir_buf_putc(b, '{');
     if (!rc && raw) rc = raw_members(b, raw, raw_len, n, names, &any);
     for (uint32_t i = 0; !rc && i < n; i++) {
-        if (any) rc = weir_buf_putc(b, ',');
-        if (!rc) rc = weir_json_write_string(b, names[i], strlen(names[i]));
-        if (!rc) rc = weir_buf_putc(b, ':');
+        if (jn) { /* ,"name": (without the comma for the first member) */
+            size_t from = jn->at[i] + (any ? 0 : 1), len = jn->at[i + 1] - from;
+            if (!(rc = weir_buf_reserve(b, len))) {
+                memcpy(b->data + b->len, jn->text + from, len);
+                b->len += len;
+            }
+        } else {
+            rc = put_name(b, names[i], !any);
+        }
         if (!rc) rc = weir_json_write_value(b, &values[i]);
         any = true;
     }
     if (!rc) rc = weir_buf_append(b, "}\n", 2);
     return rc ? undo(b, start, rc) : 0;
+}
+
+int weir_json_write_object(weir_buf *b, uint32_t n, char *const *names, const weir_value *values,
+                           const char *raw, size_t raw_len)
+{
+    return write_object(b, n, names, NULL, values, raw, raw_len);
+}
+
+int weir_json_write_object_named(weir_buf *b, const weir_json_names *jn, char *const *names,
+                                 const weir_value *values, const char *raw, size_t raw_len)
+{
+    return write_object(b, jn->n, names, jn, values, raw, raw_len);
+}
+
+int weir_json_names_init(weir_json_names *jn, uint32_t n, char *const *names)
+{
+    weir_buf t;
+    weir_buf_init(&t);
+    memset(jn, 0, sizeof *jn);
+    uint32_t *at = malloc((n + 1) * sizeof *at);
+    int rc = at ? 0 : WEIR_ENOMEM;
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        at[i] = (uint32_t)t.len;
+        rc = put_name(&t, names[i], false);
+    }
+    if (rc) {
+        free(at);
+        weir_buf_finish(&t);
+        return rc;
+    }
+    at[n] = (uint32_t)t.len;
+    jn->n = n;
+    jn->text = t.data; /* NULL when no names: never read then */
+    jn->at = at;
+    return 0;
+}
+
+void weir_json_names_finish(weir_json_names *jn)
+{
+    free(jn->text);
+    free(jn->at);
+    memset(jn, 0, sizeof *jn);
+}
+
+const weir_json_names *weir_json_names_for(weir_json_names_cache *c, char *const *names, uint32_t n,
+                                           uint32_t skip)
+{
+    if (c->names == names && c->n == n && c->skip == skip && c->jn.at) return &c->jn;
+    weir_json_names_finish(&c->jn);
+    c->names = NULL;
+    if (weir_json_names_init(&c->jn, n - skip, names + skip)) return NULL;
+    c->names = names;
+    c->n = n;
+    c->skip = skip;
+    return &c->jn;
+}
+
+void weir_json_names_cache_finish(weir_json_names_cache *c)
+{
+    weir_json_names_finish(&c->jn);
+    c->names = NULL;
 }

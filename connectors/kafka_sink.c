@@ -40,9 +40,10 @@ typedef struct ksink {
     int fds[2];
     uv_poll_t *poll;
     weir_buf buf, keybuf;
-    weir__ktxn *txn;  /* exactly_once: the held output and the transactional producer */
-    int err;          /* a failed delivery (reported by the next call) */
-    int64_t last_log; /* processing time of the last warning printed */
+    weir_json_names_cache names; /* the input's member names, encoded once */
+    weir__ktxn *txn;             /* exactly_once: the held output and the transactional producer */
+    int err;                     /* a failed delivery (reported by the next call) */
+    int64_t last_log;            /* processing time of the last warning printed */
     bool ended;
 } ksink;
 
@@ -183,6 +184,7 @@ static void ksink_close(weir_operator *op)
     for (int i = 0; i < 2; i++)
         if (s->fds[i] >= 0) close(s->fds[i]);
     weir_buf_finish(&s->buf);
+    weir_json_names_cache_finish(&s->names);
     weir_buf_finish(&s->keybuf);
     free(s);
 }
@@ -261,8 +263,11 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
                 vlen = raw->len;
             } else {
                 weir_buf_clear(&s->buf);
-                rc = weir_json_write_object(&s->buf, sc->n_fields - skip, sc->names + skip,
-                                            row + skip, raw ? raw->text : NULL, raw ? raw->len : 0);
+                const weir_json_names *jn =
+                    weir_json_names_for(&s->names, sc->names, sc->n_fields, skip);
+                rc = jn ? weir_json_write_object_named(&s->buf, jn, sc->names + skip, row + skip,
+                                                       raw ? raw->text : NULL, raw ? raw->len : 0)
+                        : WEIR_ENOMEM;
                 if (rc) return weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
                 val = s->buf.data;
                 vlen = s->buf.len;

@@ -183,21 +183,7 @@ int agg_merge(const agg_set *s, void *dst, const void *src)
         switch (d->kind) {
         case AGG_COUNT: ((agg_count_state *)a)->n += ((const agg_count_state *)b)->n; break;
         case AGG_SUM:
-        case AGG_MEAN: {
-            agg_sum_state *x = a;
-            const agg_sum_state *y = b;
-            int64_t r;
-            if (__builtin_add_overflow(x->i, y->i, &r)) {
-                x->d += (double)y->i;
-                x->n_float++;
-            } else {
-                x->i = r;
-            }
-            x->d += y->d;
-            x->n_float += y->n_float;
-            x->n += y->n;
-            break;
-        }
+        case AGG_MEAN: agg_sum_merge(a, b); break;
         case AGG_MIN:
         case AGG_MAX:
             if (minmax_add(a, &((const minmax_state *)b)->v, d->kind == AGG_MIN))

@@ -133,8 +133,40 @@ static inline __attribute__((always_inline)) int agg_add_planned(const agg_set *
     return 0;
 }
 
+/* x := x combined with y (sum and mean): integer parts added exactly, or spilled to the float
+ * part when they would overflow. */
+static inline void agg_sum_merge(agg_sum_state *x, const agg_sum_state *y)
+{
+    int64_t r;
+    if (__builtin_add_overflow(x->i, y->i, &r)) {
+        x->d += (double)y->i;
+        x->n_float++;
+    } else {
+        x->i = r;
+    }
+    x->d += y->d;
+    x->n_float += y->n_float;
+    x->n += y->n;
+}
+
 /* dst := dst combined with src. 0 or WEIR_ENOMEM. */
 int agg_merge(const agg_set *s, void *dst, const void *src);
+/* The same, inline for a set with a plan (counts and sums only: they merge by additions; an
+ * integer sum that would overflow goes to agg_merge's rule, its float part). */
+static inline int agg_merge_planned(const agg_set *s, void *dst, const void *src)
+{
+    for (uint32_t i = 0; i < s->n_plan; i++) {
+        uint32_t off = s->plan[i].offset;
+        if (!s->plan[i].sum) {
+            ((agg_count_state *)((char *)dst + off))->n +=
+                ((const agg_count_state *)((const char *)src + off))->n;
+            continue;
+        }
+        agg_sum_merge((agg_sum_state *)((char *)dst + off),
+                      (const agg_sum_state *)((const char *)src + off));
+    }
+    return 0;
+}
 /* dst := a copy of src (dst must be initialized). 0 or WEIR_ENOMEM. */
 int agg_copy(const agg_set *s, void *dst, const void *src);
 /* Writes the n results; strings are copied into arena. 0 or WEIR_ENOMEM. */

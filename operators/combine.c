@@ -237,6 +237,14 @@ static inline int64_t span_start(span_cache *sc, int64_t t, int64_t width, int64
     return sc->lo;
 }
 
+/* dst := dst combined with src, inline when the aggregates have a plan (slices are merged per
+ * window fired: 60 of them for a 60 s window sliding by 1 s). */
+static inline int merge_block(const combine *c, void *dst, const void *src)
+{
+    const agg_set *s = &c->cfg->aggs;
+    return s->n_plan ? agg_merge_planned(s, dst, src) : agg_merge(s, dst, src);
+}
+
 static inline void *win_cur(const combine *c, const win *w)
 {
     return (char *)w + c->cur_off;
@@ -883,7 +891,7 @@ static void *slices_value(combine *c, const keyent *k, int64_t start, int64_t en
     for (uint32_t i = slice_lower_bound(c, k, start); i < k->n_slices; i++) {
         const int64_t *sl = slice_entry(c, k, i);
         if (sl[0] >= end) break;
-        if (sl[1] && agg_merge(&c->cfg->aggs, acc, sl + 2)) fail_nomem(c);
+        if (sl[1] && merge_block(c, acc, sl + 2)) fail_nomem(c);
     }
     return acc;
 }
@@ -1446,7 +1454,7 @@ static void slice_fire(combine *c, keyent *k, int64_t wm)
             if (sl[0] >= e) break;
             if (sl[0] < s || sl[1] == 0) continue;
             n += sl[1];
-            if (agg_merge(&c->cfg->aggs, acc, sl + 2)) fail_nomem(c);
+            if (merge_block(c, acc, sl + 2)) fail_nomem(c);
         }
         if (n != 0) {
             win w = {.start = s, .end = e};
@@ -1951,7 +1959,11 @@ static inline void prefetch_ahead(const combine *c, const weir_batch *b, uint32_
     }
     if (r + PF_WIN < b->n_rows) {
         const keyent *k = c->table[home_slot(c, c->hashes[r + PF_WIN], mask)];
-        if (k && k->cap_win <= 1 && k->w.one) {
+        if (k && c->fast && k->n_slices) { /* fast slicing: the key's last slice */
+            const char *e = (const char *)slice_entry(c, k, k->n_slices - 1);
+            __builtin_prefetch(e);
+            __builtin_prefetch(e + 63);
+        } else if (k && k->cap_win <= 1 && k->w.one) {
             __builtin_prefetch(k->w.one);
             __builtin_prefetch((const char *)k->w.one + 64);
         }

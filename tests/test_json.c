@@ -10,6 +10,7 @@
 #include "weir/timestamp.h"
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -781,12 +782,52 @@ Test(json_write, values)
     weir_buf_finish(&wb);
 }
 
+/* The object written, by weir_json_write_object; weir_json_write_object_named (names encoded
+ * once) must write the same bytes. */
 static const char *obj(uint32_t n, const char *const *names, const weir_value *v, const char *raw)
 {
-    weir_buf_clear(&wb);
-    int rc = weir_json_write_object(&wb, n, (char *const *)names, v, raw, raw ? strlen(raw) : 0);
+    weir_buf named;
+    weir_buf_init(&named);
+    weir_json_names jn;
+    cr_assert_eq(weir_json_names_init(&jn, n, (char *const *)names), 0);
+    int rc = weir_json_write_object_named(&named, &jn, (char *const *)names, v, raw,
+                                          raw ? strlen(raw) : 0);
     cr_assert_eq(rc, 0, "%s", raw ? raw : "(no raw)");
+    weir_json_names_finish(&jn);
+    weir_buf_clear(&wb);
+    rc = weir_json_write_object(&wb, n, (char *const *)names, v, raw, raw ? strlen(raw) : 0);
+    cr_assert_eq(rc, 0, "%s", raw ? raw : "(no raw)");
+    cr_assert_eq(named.len, wb.len);
+    cr_assert_eq(memcmp(named.data, wb.data, wb.len), 0, "named: %s plain: %s", named.data,
+                 wb.data);
+    weir_buf_finish(&named);
     return written();
+}
+
+/* Integers: every edge and a sweep of magnitudes, against printf. */
+Test(json_write, integers)
+{
+    weir_buf_init(&wb);
+    int64_t edge[] = {0, 1, -1, 9, 10, 99, 100, -100, 101, 999, 1000, INT64_MAX, INT64_MIN,
+                      INT64_MIN + 1};
+    char want[32];
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+        weir_buf_clear(&wb);
+        cr_assert_eq(weir_buf_put_int(&wb, edge[i]), 0);
+        snprintf(want, sizeof want, "%" PRId64, edge[i]);
+        cr_assert_str_eq(written(), want);
+    }
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        int64_t v = (int64_t)(x >> (x % 64));    /* every magnitude */
+        if (i & 1) v = -v;
+        weir_buf_clear(&wb);
+        cr_assert_eq(weir_buf_put_int(&wb, v), 0);
+        snprintf(want, sizeof want, "%" PRId64, v);
+        cr_assert_str_eq(written(), want);
+    }
+    weir_buf_finish(&wb);
 }
 
 Test(json_write, objects)

@@ -85,8 +85,8 @@ int weir_json_parse_object(const weir_json_fields *f, const char *line, size_t l
  * between its members: weir_json_write_object writes such a line, with n = 0, unchanged (the
  * writers then pass the text on as it is, weir_raw.compact). */
 int weir_json_parse_object_compact(const weir_json_fields *f, const char *line, size_t len,
-                                   weir_value *out, weir_arena *arena, char *errbuf,
-                                   size_t errlen, bool *compact);
+                                   weir_value *out, weir_arena *arena, char *errbuf, size_t errlen,
+                                   bool *compact);
 
 /* ---- writing ----
  * Every writer appends to b and returns 0, or WEIR_ENOMEM (b then keeps its previous length:
@@ -120,5 +120,32 @@ int weir_json_write_value(weir_buf *b, const weir_value *v);
  * not an object (nothing is appended). n may be 0. */
 int weir_json_write_object(weir_buf *b, uint32_t n, char *const *names, const weir_value *values,
                            const char *raw, size_t raw_len);
+
+/* Member names encoded once, for a writer of many objects with the same names (a sink): each
+ * name's ,"name": with the escapes, so that a row does not scan and escape them again. */
+typedef struct weir_json_names {
+    uint32_t n;
+    char *text;   /* the n encodings, one after the other */
+    uint32_t *at; /* [n + 1]: encoding i is text[at[i], at[i + 1]) */
+} weir_json_names;
+/* 0 or WEIR_ENOMEM (then jn is empty, and finishing it is safe). */
+int weir_json_names_init(weir_json_names *jn, uint32_t n, char *const *names);
+void weir_json_names_finish(weir_json_names *jn);
+/* weir_json_write_object(b, jn->n, names, values, raw, raw_len) (the same bytes), with the
+ * names' encodings taken from jn, made of these names. */
+int weir_json_write_object_named(weir_buf *b, const weir_json_names *jn, char *const *names,
+                                 const weir_value *values, const char *raw, size_t raw_len);
+
+/* A writer's encodings of the names it writes: of names[skip..n) of one names array (a
+ * schema's, which outlives the writer), made again when asked for another. */
+typedef struct weir_json_names_cache {
+    char *const *names;
+    uint32_t n, skip;
+    weir_json_names jn;
+} weir_json_names_cache;
+/* The encodings of names[skip..n) (cached), or NULL on no memory. */
+const weir_json_names *weir_json_names_for(weir_json_names_cache *c, char *const *names, uint32_t n,
+                                           uint32_t skip);
+void weir_json_names_cache_finish(weir_json_names_cache *c);
 
 #endif
