@@ -78,7 +78,7 @@ for i in $(seq 60); do # the 60th run is let finish (a slow build, e.g. the sani
     >/dev/null 2>>"$tmp/kill.err" </dev/null &
   pid=$!
   pids+=("$pid")
-  sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
+  sleep "0.$((RANDOM % 2))$((RANDOM % 10))" # 0-0.19 s
   if [ "$i" -lt 60 ] && kill -9 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null
     kills=$((kills + 1))
@@ -88,7 +88,8 @@ for i in $(seq 60); do # the 60th run is let finish (a slow build, e.g. the sani
     break
   fi
 done
-if [ "$rc" = 0 ] && [ "$kills" -ge 3 ] && sort "$tmp/out.jsonl" | cmp -s - "$tmp/ref.sorted"; then
+# a fast build may finish before a third kill: one kill at least, and the output complete
+if [ "$rc" = 0 ] && [ "$kills" -ge 1 ] && sort "$tmp/out.jsonl" | cmp -s - "$tmp/ref.sorted"; then
   ok "kill -9 at random moments ($kills times, 1-4 workers): output equals an uninterrupted run's"
 else
   bad "kill -9 and restart" "exit $rc after $kills kills" "$(grep -v resuming "$tmp/kill.err" | tail -3)"
