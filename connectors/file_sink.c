@@ -201,7 +201,7 @@ static int sink_process(weir_operator *op, uint32_t input, const weir_batch *b)
         const weir_raw *raw = b->raw ? &b->raw[r] : NULL;
         uint32_t skip = sc->has_raw && raw && raw->text ? sc->n_raw : 0;
         int rc;
-        if (skip == sc->n_fields && raw && raw->text && raw->compact) /* the line as read */
+        if (weir_raw_is_row(sc, raw)) /* the line as read */
             rc = weir_buf_append(&s->buf, raw->text, raw->len) || weir_buf_putc(&s->buf, '\n')
                      ? WEIR_ENOMEM
                      : 0;

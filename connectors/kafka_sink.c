@@ -95,19 +95,16 @@ static void on_readable(uv_poll_t *h, int status, int events)
     if (s->err) weir_worker_wake(op); /* lets the worker see the failure and stop */
 }
 
-static const char *const sink_defaults[] = {"enable.idempotence",
-                                            "true",
-                                            "partitioner",
-                                            "murmur2_random",
-                                            "linger.ms",
-                                            "5",
-                                            "socket.nagle.disable",
-                                            "true",
-                                            "client.id",
-                                            "weir",
-                                            "delivery.report.only.error",
-                                            "true",
-                                            NULL};
+// clang-format off
+static const char *const sink_defaults[] = {
+    "enable.idempotence", "true",
+    "partitioner", "murmur2_random",
+    "linger.ms", "5",
+    "socket.nagle.disable", "true",
+    "client.id", "weir",
+    "delivery.report.only.error", "true",
+    NULL};
+// clang-format on
 
 static int ksink_open(weir_operator *op, const void *config, char *errbuf, size_t errlen)
 {
@@ -258,7 +255,7 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
         } else {
             const weir_raw *raw = b->raw ? &b->raw[r] : NULL;
             uint32_t skip = sc->has_raw && raw && raw->text ? sc->n_raw : 0;
-            if (skip == sc->n_fields && raw && raw->text && raw->compact) {
+            if (weir_raw_is_row(sc, raw)) {
                 val = raw->text; /* the record as read: nothing changed it */
                 vlen = raw->len;
             } else {

@@ -91,6 +91,12 @@ weir_batch *weir_batch_create(const weir_schema *schema, uint32_t capacity);
 void weir_batch_destroy(weir_batch *b);
 /* Empties the batch for reuse (keeps its memory). */
 void weir_batch_clear(weir_batch *b);
+/* Whether a JSON writer may copy raw as the whole row: every field of schema sc came from raw
+ * unchanged and raw is compact (weir_raw.compact). */
+static inline bool weir_raw_is_row(const weir_schema *sc, const weir_raw *raw)
+{
+    return raw && raw->text && raw->compact && (sc->has_raw ? sc->n_raw : 0) == sc->n_fields;
+}
 static inline bool weir_batch_full(const weir_batch *b)
 {
     return b->n_rows == b->capacity;
