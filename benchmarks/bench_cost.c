@@ -23,7 +23,8 @@
  *                                 [runs=5] [workers=1] [engine-only]
  *
  * engine-only: runs the engine alone and prints its times, no baseline and no check (for
- * profiling with perf stat / perf record). */
+ * profiling with perf record or valgrind --tool=callgrind). BENCH_BATCH=N in the environment
+ * sets the engine's batch size (default 1024). */
 #include <weir/weir.h>
 
 #include <stdio.h>

@@ -674,7 +674,7 @@ static const char *value(ctx *c, const char *p, int depth, weir_value *dst)
     case '7':
     case '8':
     case '9': {
-        bool is_int;
+        bool is_int = false; /* set by scan_number (gcc -O3 cannot tell) */
         if (!(p = scan_number(c, p, &is_int))) return NULL;
         if (dst) {
             int rc = convert_number(c, s, (size_t)(p - s), is_int, dst);
