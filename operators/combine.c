@@ -160,13 +160,6 @@ typedef struct span_cache {
     int64_t lo, hi;
 } span_cache;
 
-/* A slot of the key table: the key's hash beside its entry, so that probing past other keys
- * reads only the table (an entry is another cache miss). */
-typedef struct key_slot {
-    uint64_t hash;
-    keyent *k; /* NULL: empty */
-} key_slot;
-
 typedef struct combine {
     uint64_t slot_seed; /* mixed into every key's home slot (home_slot) */
     const combine_config *cfg;
@@ -188,7 +181,7 @@ typedef struct combine {
     size_t win_size;
     size_t tstate_off;
     /* keys */
-    key_slot *table; /* open addressing, linear probing (home_slot) */
+    keyent **table;
     size_t table_cap, n_keys;
     uint64_t key_seq;
     /* slicing (sliding windows) */
@@ -599,19 +592,17 @@ static inline size_t home_slot(const combine *c, uint64_t h, size_t mask)
                     (64 - __builtin_ctzll(mask + 1)));
 }
 
-enum { SPARSE_TABLE = 1 << 16 }; /* tables of fewer slots are kept sparse (key_create) */
-
 static int table_grow(combine *c)
 {
     size_t cap = c->table_cap ? c->table_cap * 2 : 1024;
-    key_slot *t = calloc(cap, sizeof *t);
+    keyent **t = calloc(cap, sizeof *t);
     if (!t) return WEIR_ENOMEM;
     for (size_t i = 0; i < c->table_cap; i++) {
-        keyent *k = c->table[i].k;
+        keyent *k = c->table[i];
         if (!k) continue;
         size_t j = home_slot(c, k->hash, cap - 1);
-        while (t[j].k) j = (j + 1) & (cap - 1);
-        t[j] = (key_slot){k->hash, k};
+        while (t[j]) j = (j + 1) & (cap - 1);
+        t[j] = k;
     }
     free(c->table);
     c->table = t;
@@ -632,9 +623,9 @@ static inline keyent *key_find(combine *c, const weir_value *row, bool from_row,
 {
     if (c->table_cap) {
         size_t j = home_slot(c, h, c->table_cap - 1);
-        while (c->table[j].k) {
-            if (c->table[j].hash == h && key_equal(c, c->table[j].k, row, from_row))
-                return c->table[j].k;
+        while (c->table[j]) {
+            if (c->table[j]->hash == h && key_equal(c, c->table[j], row, from_row))
+                return c->table[j];
             j = (j + 1) & (c->table_cap - 1);
         }
     }
@@ -644,10 +635,7 @@ static inline keyent *key_find(combine *c, const weir_value *row, bool from_row,
 __attribute__((noinline)) static keyent *key_create(combine *c, const weir_value *row,
                                                     bool from_row, uint64_t h)
 {
-    /* at most 3/4 full; small tables at most 1/4, for shorter probes (1.17 probes per lookup
-     * against 2.5 at 3/4), while the table is small next to its keys' entries anyway */
-    size_t max_load4 = c->table_cap < SPARSE_TABLE ? 1 : 3;
-    if ((c->n_keys + 1) * 4 > c->table_cap * max_load4 && table_grow(c)) return NULL;
+    if ((c->n_keys + 1) * 4 > c->table_cap * 3 && table_grow(c)) return NULL;
     uint32_t ng = c->cfg->n_group;
     size_t extra = 0;
     for (uint32_t i = 0; i < ng; i++) {
@@ -670,8 +658,8 @@ __attribute__((noinline)) static keyent *key_create(combine *c, const weir_value
         }
     }
     size_t j = home_slot(c, h, c->table_cap - 1);
-    while (c->table[j].k) j = (j + 1) & (c->table_cap - 1);
-    c->table[j] = (key_slot){h, k};
+    while (c->table[j]) j = (j + 1) & (c->table_cap - 1);
+    c->table[j] = k;
     c->n_keys++;
     return k;
 }
@@ -697,23 +685,23 @@ static void free_slices(combine *c, keyent *k)
 static void key_remove(combine *c, keyent *k)
 {
     size_t mask = c->table_cap - 1, i = home_slot(c, k->hash, mask);
-    while (c->table[i].k != k) i = (i + 1) & mask;
+    while (c->table[i] != k) i = (i + 1) & mask;
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!c->table[j].k) break;
-        size_t home = home_slot(c, c->table[j].hash, mask);
+        if (!c->table[j]) break;
+        size_t home = home_slot(c, c->table[j]->hash, mask);
         /* move j to i when home is not cyclically in (i, j] */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
             /* a lazy snapshot's walk would miss a key moved behind it: it writes it now */
             if (c->snap_w && i < c->snap_cursor && j >= c->snap_cursor &&
-                c->table[j].k->stamp != c->epoch && snap_cow(c, c->table[j].k))
+                c->table[j]->stamp != c->epoch && snap_cow(c, c->table[j]))
                 TEST_COUNT(c, moved, 1);
             c->table[i] = c->table[j];
             i = j;
         }
     }
-    c->table[i] = (key_slot){0, NULL};
+    c->table[i] = NULL;
     c->n_keys--;
     if (k->cap_win > 1) free(k->w.many);
     k->cap_win = 1;
@@ -1758,13 +1746,13 @@ static int combine_snapshot_more(weir_operator *op, weir_snap_writer *wr, uint32
          scanned++) {
         /* the walk is a cache miss per key (and the key's values another): fetch ahead */
         if (c->snap_cursor + SNAP_AHEAD < c->table_cap) {
-            const keyent *ahead = c->table[c->snap_cursor + SNAP_AHEAD].k;
+            const keyent *ahead = c->table[c->snap_cursor + SNAP_AHEAD];
             if (ahead) {
                 __builtin_prefetch(ahead);
                 __builtin_prefetch((const char *)ahead + 64);
             }
         }
-        keyent *k = c->table[c->snap_cursor++].k;
+        keyent *k = c->table[c->snap_cursor++];
         if (!k || k->stamp == c->epoch) continue;
         k->stamp = c->epoch;
         if (key_live(c, k)) found[n++] = k;
@@ -1963,14 +1951,14 @@ static inline void prefetch_ahead(const combine *c, const weir_batch *b, uint32_
     if (r + PF_SLOT < b->n_rows)
         __builtin_prefetch(&c->table[home_slot(c, c->hashes[r + PF_SLOT], mask)]);
     if (r + PF_KEY < b->n_rows) {
-        const keyent *k = c->table[home_slot(c, c->hashes[r + PF_KEY], mask)].k;
+        const keyent *k = c->table[home_slot(c, c->hashes[r + PF_KEY], mask)];
         if (k) {
             __builtin_prefetch(k);
             __builtin_prefetch((const char *)k + 64);
         }
     }
     if (r + PF_WIN < b->n_rows) {
-        const keyent *k = c->table[home_slot(c, c->hashes[r + PF_WIN], mask)].k;
+        const keyent *k = c->table[home_slot(c, c->hashes[r + PF_WIN], mask)];
         if (k && c->fast && k->n_slices) { /* fast slicing: the key's last slice */
             const char *e = (const char *)slice_entry(c, k, k->n_slices - 1);
             __builtin_prefetch(e);
@@ -2069,7 +2057,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
      * that may change them: advance(), the general path. */
     int64_t wm, lo;
     uint64_t width; /* a record is in the open span when (uint64_t)(t - lo) < width */
-    const key_slot *table;
+    keyent **table;
     size_t mask;
 #define RELOAD()                                                                                   \
     do {                                                                                           \
@@ -2095,9 +2083,9 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
         if (kv->type == WEIR_TYPE_INT && (uint64_t)t - (uint64_t)lo < width) {
             uint64_t h = ahead ? c->hashes[r] : int_key_hash(kv);
             keyent *k = NULL;
-            for (size_t j = home_slot(c, h, mask); table[j].k; j = (j + 1) & mask)
-                if (table[j].hash == h && (table[j].k->flags & K_INT1)) {
-                    k = table[j].k; /* one integer field: its hash is a bijection of it */
+            for (size_t j = home_slot(c, h, mask); table[j]; j = (j + 1) & mask)
+                if (table[j]->hash == h && (table[j]->flags & K_INT1)) {
+                    k = table[j]; /* one integer field: its hash is a bijection of it */
                     break;
                 }
             if (kind == FAST_FIXED) {
@@ -2250,13 +2238,13 @@ static void free_all(combine *c)
 {
     size_t n = c->proc_timers.n + c->key_timers.n;
     for (size_t i = 0; i < c->table_cap; i++)
-        if (c->table[i].k) n += c->table[i].k->n_win;
+        if (c->table[i]) n += c->table[i]->n_win;
     void **all = malloc((n ? n : 1) * sizeof *all);
     size_t m = 0;
     if (!all) return; /* leak rather than crash at exit on no memory */
     for (size_t i = 0; i < c->proc_timers.n; i++) all[m++] = c->proc_timers.e[i].target;
     for (size_t i = 0; i < c->table_cap; i++) {
-        keyent *k = c->table[i].k;
+        keyent *k = c->table[i];
         if (!k) continue;
         win **ws = key_wins(k);
         for (uint32_t j = 0; j < k->n_win; j++) all[m++] = ws[j];
@@ -2274,12 +2262,12 @@ static void free_all(combine *c)
     for (size_t i = 0; i < m; i++)
         if (i == 0 || all[i] != all[i - 1]) free(all[i]);
     for (size_t i = 0; i < c->table_cap; i++) {
-        keyent *k = c->table[i].k;
+        keyent *k = c->table[i];
         if (!k) continue;
         free_slices(c, k);
         if (k->cap_win > 1) free(k->w.many);
         free(k);
-        c->table[i] = (key_slot){0, NULL};
+        c->table[i] = NULL;
     }
     free(all);
 }
