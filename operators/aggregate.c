@@ -267,6 +267,8 @@ int agg_result(const agg_set *s, const void *block, weir_value *out, weir_arena 
 
 int agg_snapshot(const agg_set *s, const void *block, weir_snap_writer *w)
 {
+    /* counts and sums only: the block is their fields in this very order, 8 bytes each */
+    if (s->n_plan) return weir_snap_put(w, block, s->state_size);
     int rc = 0;
     for (uint32_t i = 0; i < s->n && !rc; i++) {
         const agg_def *d = &s->defs[i];

@@ -41,6 +41,12 @@ typedef struct {
     int64_t n_float; /* inputs that were floats (or overflow spills) */
     int64_t n;       /* non-null inputs (for mean) */
 } agg_sum_state;
+/* agg_snapshot writes a block of counts and sums as it lies in memory: the same bytes as the
+ * fields one by one (8 each, in this order). */
+_Static_assert(sizeof(agg_count_state) == 8 && sizeof(agg_sum_state) == 32 &&
+                   offsetof(agg_sum_state, d) == 8 && offsetof(agg_sum_state, n_float) == 16 &&
+                   offsetof(agg_sum_state, n) == 24,
+               "count and sum states are their 8-byte fields, in order");
 
 typedef struct agg_set {
     uint32_t n;
