@@ -100,19 +100,37 @@ static inline int agg_add(const agg_set *s, void *block, const weir_value *row, 
     return 0;
 }
 
-/* One step of a plan: the count of records and an integer sum are updated here, every other
- * case by agg_add_one. 0 or WEIR_ENOMEM. */
-static inline __attribute__((always_inline)) int
-agg_step_add(const agg_set *s, uint32_t i, agg_step p, char *block, const weir_value *row)
+/* What a step of a plan is known to be where it is inlined: any (tested at run time), the count
+ * of records, or a sum. A shape holds the kinds of a plan's first steps, 2 bits each. */
+enum { AGG_STEP_ANY = 0, AGG_STEP_COUNT = 1, AGG_STEP_SUM = 2 };
+
+/* The shape of s's plan, for plans of at most 2 steps (else 0, every step AGG_STEP_ANY). */
+static inline uint32_t agg_plan_shape(const agg_set *s)
+{
+    uint32_t shape = 0;
+    for (uint32_t i = 0; i < s->n_plan && s->n_plan <= 2; i++)
+        shape |= (s->plan[i].field < 0 ? AGG_STEP_COUNT
+                  : s->plan[i].sum     ? AGG_STEP_SUM
+                                       : AGG_STEP_ANY)
+                 << (2 * i);
+    return s->n_plan <= 2 ? shape : 0;
+}
+
+/* One step of a plan, of kind k (AGG_STEP_*, a constant where inlined): the count of records and
+ * an integer sum are updated here, every other case by agg_add_one. 0 or WEIR_ENOMEM. */
+static inline __attribute__((always_inline)) int agg_step_add(const agg_set *s, uint32_t i,
+                                                              agg_step p, uint32_t k, char *block,
+                                                              const weir_value *row)
 {
     int64_t *st = (int64_t *)(block + p.offset);
-    if (p.field < 0) { /* count of records */
+    if (k == AGG_STEP_COUNT || (k == AGG_STEP_ANY && p.field < 0)) { /* count of records */
         st[0]++;
         return 0;
     }
     const weir_value *v = &row[p.field];
     int64_t r;
-    if (p.sum && v->type == WEIR_TYPE_INT && !__builtin_add_overflow(st[0], v->as.i, &r)) {
+    if ((k == AGG_STEP_SUM || p.sum) && v->type == WEIR_TYPE_INT &&
+        !__builtin_add_overflow(st[0], v->as.i, &r)) {
         st[0] = r;                            /* agg_sum_state.i */
         st[offsetof(agg_sum_state, n) / 8]++; /* agg_sum_state.n */
         return 0;
@@ -122,20 +140,22 @@ agg_step_add(const agg_set *s, uint32_t i, agg_step p, char *block, const weir_v
 
 /* agg_add(s, block, row, +1) for a set with a plan (s->n_plan), for the per-record fast paths.
  * plan and n are s->plan and s->n_plan, which the caller copies into locals (the compiler then
- * keeps them out of the memory the states' updates might alias); with n a constant of at most
- * 3 where it is inlined, the steps are unrolled. 0 or WEIR_ENOMEM. */
+ * keeps them out of the memory the states' updates might alias); shape is agg_plan_shape(s) or
+ * 0. With n and shape constants where it is inlined (n at most 3), the steps are unrolled and
+ * specialized. 0 or WEIR_ENOMEM. */
 static inline __attribute__((always_inline)) int agg_add_planned(const agg_set *s,
                                                                  const agg_step *plan, uint32_t n,
-                                                                 void *block, const weir_value *row)
+                                                                 uint32_t shape, void *block,
+                                                                 const weir_value *row)
 {
     if (n <= 3) {
-        if (n > 0 && agg_step_add(s, 0, plan[0], block, row)) return WEIR_ENOMEM;
-        if (n > 1 && agg_step_add(s, 1, plan[1], block, row)) return WEIR_ENOMEM;
-        if (n > 2 && agg_step_add(s, 2, plan[2], block, row)) return WEIR_ENOMEM;
+        if (n > 0 && agg_step_add(s, 0, plan[0], shape & 3, block, row)) return WEIR_ENOMEM;
+        if (n > 1 && agg_step_add(s, 1, plan[1], (shape >> 2) & 3, block, row)) return WEIR_ENOMEM;
+        if (n > 2 && agg_step_add(s, 2, plan[2], AGG_STEP_ANY, block, row)) return WEIR_ENOMEM;
         return 0;
     }
     for (uint32_t i = 0; i < n; i++)
-        if (agg_step_add(s, i, plan[i], block, row)) return WEIR_ENOMEM;
+        if (agg_step_add(s, i, plan[i], AGG_STEP_ANY, block, row)) return WEIR_ENOMEM;
     return 0;
 }
 

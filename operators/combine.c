@@ -2024,13 +2024,6 @@ static uint32_t process_rows(combine *c, const weir_batch *b, uint32_t r, uint32
  *     window of it has passed (the watermark is below the slice's end), is added to it.
  */
 
-/* A record's values added to an aggregate block: by the set's plan when it has one. */
-static inline int add_row(const agg_set *s, const agg_step *plan, uint32_t n_plan, void *block,
-                          const weir_value *row)
-{
-    return n_plan ? agg_add_planned(s, plan, n_plan, block, row) : agg_add(s, block, row, 1);
-}
-
 /* key_hash of a one-field key holding the integer *v. */
 static inline uint64_t int_key_hash(const weir_value *v)
 {
@@ -2052,7 +2045,7 @@ static inline void fast_slice_at(combine *c, int64_t t)
  * batch were computed ahead (c->hashes) and the loop fetches ahead. */
 static inline __attribute__((always_inline)) uint32_t
 fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now, uint64_t *late,
-          bool ahead, const int kind, const uint32_t np)
+          bool ahead, const int kind, const uint32_t np, const uint32_t shape)
 {
     const uint32_t nf = b->schema->n_fields, g = c->cfg->group[0];
     const agg_set *aggs = &c->cfg->aggs;
@@ -2099,7 +2092,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                 if (w && w->start == lo && !(w->flags & (W_ONTIME_DONE | W_CLOSED))) {
                     key_changing(c, k);
                     void *block = win_cur(c, w);
-                    if (np ? agg_add_planned(aggs, plan, np, block, row)
+                    if (np ? agg_add_planned(aggs, plan, np, shape, block, row)
                            : agg_add(aggs, block, row, 1))
                         return fail_nomem(c), r;
                     if (!w->pending) w->pending = 1; /* only "any?" matters (see add_to) */
@@ -2110,7 +2103,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                 if (e && e[0] == lo) {
                     key_changing(c, k);
                     e[1]++;
-                    if (np ? agg_add_planned(aggs, plan, np, e + 2, row)
+                    if (np ? agg_add_planned(aggs, plan, np, shape, e + 2, row)
                            : agg_add(aggs, e + 2, row, 1))
                         return fail_nomem(c), r;
                     if (c->fslice.due < k->next_due) key_timer(c, k, c->fslice.due);
@@ -2131,26 +2124,38 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     return r;
 }
 
-#define FAST_LOOP(kind, np) fast_loop(c, b, r, end, now, late, ahead, kind, np)
+#define FAST_LOOP(kind, np, shape) fast_loop(c, b, r, end, now, late, ahead, kind, np, shape)
+/* instances for the commonest plans: one or two steps, each the count of records or a sum (the
+ * shape names them, AGG_STEP_* 2 bits a step), else by the steps' number only */
+#define FAST_LOOPS(kind)                                                                           \
+    do {                                                                                           \
+        uint32_t np = c->cfg->aggs.n_plan, shape = agg_plan_shape(&c->cfg->aggs);                  \
+        switch (np * 16 + shape) {                                                                 \
+        case 16 + AGG_STEP_COUNT: return FAST_LOOP(kind, 1, AGG_STEP_COUNT);                       \
+        case 16 + AGG_STEP_SUM: return FAST_LOOP(kind, 1, AGG_STEP_SUM);                           \
+        case 32 + (AGG_STEP_COUNT | AGG_STEP_SUM << 2):                                            \
+            return FAST_LOOP(kind, 2, AGG_STEP_COUNT | AGG_STEP_SUM << 2);                         \
+        case 32 + (AGG_STEP_SUM | AGG_STEP_COUNT << 2):                                            \
+            return FAST_LOOP(kind, 2, AGG_STEP_SUM | AGG_STEP_COUNT << 2);                         \
+        case 32 + (AGG_STEP_SUM | AGG_STEP_SUM << 2):                                              \
+            return FAST_LOOP(kind, 2, AGG_STEP_SUM | AGG_STEP_SUM << 2);                           \
+        }                                                                                          \
+        switch (np) {                                                                              \
+        case 1: return FAST_LOOP(kind, 1, 0);                                                      \
+        case 2: return FAST_LOOP(kind, 2, 0);                                                      \
+        case 3: return FAST_LOOP(kind, 3, 0);                                                      \
+        default: return FAST_LOOP(kind, 0, 0);                                                     \
+        }                                                                                          \
+    } while (0)
 
 static uint32_t process_fast(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now,
                              uint64_t *late, bool ahead)
 {
-    uint32_t np = c->cfg->aggs.n_plan;
-    if (c->fast_kind == FAST_FIXED) switch (np) {
-        case 1: return FAST_LOOP(FAST_FIXED, 1);
-        case 2: return FAST_LOOP(FAST_FIXED, 2);
-        case 3: return FAST_LOOP(FAST_FIXED, 3);
-        default: return FAST_LOOP(FAST_FIXED, 0);
-        }
-    switch (np) {
-    case 1: return FAST_LOOP(FAST_SLIDING, 1);
-    case 2: return FAST_LOOP(FAST_SLIDING, 2);
-    case 3: return FAST_LOOP(FAST_SLIDING, 3);
-    default: return FAST_LOOP(FAST_SLIDING, 0);
-    }
+    if (c->fast_kind == FAST_FIXED) FAST_LOOPS(FAST_FIXED);
+    FAST_LOOPS(FAST_SLIDING);
 }
 
+#undef FAST_LOOPS
 #undef FAST_LOOP
 
 static int combine_process(weir_operator *op, uint32_t input, const weir_batch *b)
