@@ -585,11 +585,15 @@ static inline __attribute__((always_inline)) void key_changing(combine *c, keyen
  * old slots: with the same slot function, linear probing then piles them into ever longer runs
  * (restoring 300K keys took 1 s, 1150 probes a key). A restored table therefore gets a seed of its
  * own, derived from the old one (deterministic, so runs stay reproducible). */
+static inline size_t slot_of(uint64_t h, uint64_t seed, unsigned shift)
+{
+    return (size_t)(((h ^ seed) * 0x9e3779b97f4a7c15ULL) >> shift);
+}
+
 static inline size_t home_slot(const combine *c, uint64_t h, size_t mask)
 {
     /* mask + 1: the table's capacity, a power of two of at least 1024 */
-    return (size_t)(((h ^ c->slot_seed) * 0x9e3779b97f4a7c15ULL) >>
-                    (64 - __builtin_ctzll(mask + 1)));
+    return slot_of(h, c->slot_seed, 64 - (unsigned)__builtin_ctzll(mask + 1));
 }
 
 enum { SPARSE_TABLE = 1 << 16 }; /* tables of fewer slots are kept sparse (key_create) */
@@ -2058,11 +2062,15 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     uint64_t width; /* a record is in the open span when (uint64_t)(t - lo) < width */
     keyent **table;
     size_t mask;
+    uint64_t seed; /* home_slot's: slot_of(h, seed, shift) */
+    unsigned shift;
 #define RELOAD()                                                                                   \
     do {                                                                                           \
         wm = c->wm;                                                                                \
         table = c->table;                                                                          \
         mask = c->table_cap - 1;                                                                   \
+        seed = c->slot_seed;                                                                       \
+        shift = table ? 64 - (unsigned)__builtin_ctzll(c->table_cap) : 0;                          \
         lo = kind == FAST_FIXED ? c->win_span.lo : c->fslice.lo;                                   \
         int64_t hi = kind == FAST_FIXED ? c->win_span.hi : c->fslice.hi;                           \
         /* empty unless open, on time, and a table to look in */                                   \
@@ -2082,7 +2090,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
         if (kv->type == WEIR_TYPE_INT && (uint64_t)t - (uint64_t)lo < width) {
             uint64_t h = ahead ? c->hashes[r] : int_key_hash(kv);
             keyent *k = NULL;
-            for (size_t j = home_slot(c, h, mask); table[j]; j = (j + 1) & mask)
+            for (size_t j = slot_of(h, seed, shift); table[j]; j = (j + 1) & mask)
                 if (table[j]->hash == h && (table[j]->flags & K_INT1)) {
                     k = table[j]; /* one integer field: its hash is a bijection of it */
                     break;
