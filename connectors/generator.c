@@ -91,8 +91,8 @@ static uint32_t fill_one(gen_state *s, gen_part *f, uint32_t limit)
     uint32_t n = limit;
     if (i >= c->count)
         n = 0;
-    else if ((c->count - i + step - 1) / step < (int64_t)n)
-        n = (uint32_t)((c->count - i + step - 1) / step);
+    else if ((c->count - i - 1) / step + 1 < (int64_t)n) /* records left, without overflow */
+        n = (uint32_t)((c->count - i - 1) / step + 1);
     /* Two passes, each with few live values (one pass spilled registers): event times, the
      * watermark before each row (its predecessor's ts) and positions; then the values. */
     int64_t *restrict ts_out = b->ts, *restrict wm_out = b->wm, *restrict pos_out = b->pos;

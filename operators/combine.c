@@ -1330,7 +1330,7 @@ static bool handle_record(combine *c, const weir_value *row, uint64_t h, int64_t
         int64_t s = WEIR_TIME_MIN, e = WEIR_TIME_MAX;
         if (c->wf.type == WEIR_WINDOW_FIXED) {
             s = span_start(&c->win_span, t, c->wf.size, c->wf.offset);
-            e = s + c->wf.size;
+            e = sat_add(s, c->wf.size); /* as win_span.hi: a window at the end of time */
         }
         if (c->wm >= sat_add(e, c->lateness)) { /* §3 */
             *dropped_some = true;
@@ -2077,6 +2077,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
         width = lo < hi && wm < hi && table ? (uint64_t)hi - (uint64_t)lo : 0;                     \
     } while (0)
     RELOAD();
+    if (c->status) return r; /* e.g. an advance() for a mark just before */
     const weir_value *row = weir_batch_row(b, r);
     for (; r < end; r++, row += nf) {
         if (b->wm[r] > wm) {
@@ -2114,7 +2115,10 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                     if (np ? agg_add_planned(aggs, plan, np, shape, e + 2, row)
                            : agg_add(aggs, e + 2, row, 1))
                         return fail_nomem(c), r;
-                    if (c->fslice.due < k->next_due) key_timer(c, k, c->fslice.due);
+                    if (c->fslice.due < k->next_due) {
+                        key_timer(c, k, c->fslice.due);
+                        if (c->status) return r + 1;
+                    }
                     continue;
                 }
             }
@@ -2174,13 +2178,13 @@ static int combine_process(weir_operator *op, uint32_t input, const weir_batch *
     int64_t now = need_now ? weir_operator_now(op) : 0;
     uint64_t late = 0;
     uint32_t m = 0;
-    if (b->n_rows > c->cap_hashes) {
+    bool ahead = c->table_cap >= PF_MIN_TABLE; /* see prefetch_ahead */
+    if (ahead && b->n_rows > c->cap_hashes) {
         uint64_t *h = realloc(c->hashes, b->n_rows * sizeof *h);
         if (!h) return fail_nomem(c), c->status;
         c->hashes = h;
         c->cap_hashes = b->n_rows;
     }
-    bool ahead = c->table_cap >= PF_MIN_TABLE; /* see prefetch_ahead */
     if (ahead)
         for (uint32_t r = 0; r < b->n_rows; r++)
             c->hashes[r] = key_hash(c, weir_batch_row(b, r), true);

@@ -5,7 +5,9 @@
 #include <criterion/criterion.h>
 #include <weir/weir.h>
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct collected {
@@ -172,4 +174,99 @@ Test(corners, session_merge_retracting)
            WEIR_FIELDS("[0,5) 1 1 EARLY 0 +I", "[0,5) 1 1 EARLY 0 -D", "[0,8) 2 3 EARLY 1 +I",
                        "[20,25) 1 5 EARLY 0 +I", "[0,8) 2 3 ON_TIME 2 -U", "[0,8) 2 3 ON_TIME 2 +U",
                        "[20,25) 1 5 ON_TIME 1 -U", "[20,25) 1 5 ON_TIME 1 +U"));
+}
+
+/* ---- many integer keys: the fast paths with a large key table ----
+ *
+ * Combine's fast paths (operators/combine.c) fetch ahead once the key table has 64K slots or
+ * more, and its tables switch from 1/4 to 3/4 full there: neither happens with the few keys of
+ * the other tests. ReadFromGenerator's records over 70000 keys (record i: ts = i / 100,
+ * k = i * 7919 mod keys, v = i mod 1000, as pipeline.md defines it) through count + sum in
+ * fixed 10 s windows and in sliding 4 s / 1 s windows, at 1 and 2 workers, against the same
+ * sums computed by a plain loop over i. */
+
+enum { MANY_KEYS = 70000, MANY_RECORDS = 1400000, MANY_WINDOWS = 20 };
+
+typedef struct many_out {
+    pthread_mutex_t lock;
+    int64_t *n, *sum; /* [key][window index] */
+    int64_t rows, bad;
+    int64_t size, period; /* window index: window_start / period, + 3 for sliding windows (their
+                             starts go down to -3 s) */
+} many_out;
+
+static int collect_many(const weir_row *row, void *ctx)
+{
+    many_out *o = ctx;
+    const weir_schema *s = row->schema;
+    const weir_value *v = row->values;
+    int64_t k = v[weir_schema_find(s, "k")].as.i, n = v[weir_schema_find(s, "n")].as.i;
+    int64_t total = v[weir_schema_find(s, "total")].as.i;
+    int64_t start = v[weir_schema_find(s, "window_start")].as.i;
+    int64_t w = start / o->period + (o->size > o->period ? 3 : 0);
+    pthread_mutex_lock(&o->lock);
+    o->rows++;
+    if (k < 0 || k >= MANY_KEYS || w < 0 || w >= MANY_WINDOWS || o->n[k * MANY_WINDOWS + w] != 0)
+        o->bad++; /* out of range, or a second row for the same window */
+    else
+        o->n[k * MANY_WINDOWS + w] = n, o->sum[k * MANY_WINDOWS + w] = total;
+    pthread_mutex_unlock(&o->lock);
+    return 0;
+}
+
+static void many_keys(weir_window_fn window, int64_t size, int64_t period, uint32_t workers)
+{
+    many_out o = {.lock = PTHREAD_MUTEX_INITIALIZER, .size = size, .period = period};
+    size_t cells = (size_t)MANY_KEYS * MANY_WINDOWS;
+    o.n = calloc(cells, sizeof *o.n);
+    o.sum = calloc(cells, sizeof *o.sum);
+    int64_t *want_n = calloc(cells, sizeof *want_n), *want_sum = calloc(cells, sizeof *want_sum);
+    cr_assert(o.n && o.sum && want_n && want_sum);
+    for (int64_t i = 0; i < MANY_RECORDS; i++) { /* the reference: every window of record i */
+        int64_t ts = i / 100, k = i * 7919 % MANY_KEYS;
+        for (int64_t start = ts - ts % period; start > ts - size; start -= period) {
+            int64_t w = start / period + (size > period ? 3 : 0); /* starts from -3 s: exact */
+            want_n[k * MANY_WINDOWS + w]++;
+            want_sum[k * MANY_WINDOWS + w] += i % 1000;
+        }
+    }
+    weir_pipeline *p = weir_pipeline_create();
+    weir_stream *in = weir_read_generator(
+        p, &(weir_generator_source){.count = MANY_RECORDS, .keys = MANY_KEYS, .partitions = 1});
+    weir_stream *out =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = window,
+                                              .aggregates = WEIR_AGGREGATES(
+                                                  weir_count("n"), weir_sum("v", "total"))});
+    weir_collect(out, collect_many, &o);
+    int err = weir_run(p, &(weir_run_options){.workers = workers});
+    cr_assert_eq(err, 0, "%s", weir_pipeline_error(p));
+    weir_pipeline_destroy(p);
+    int64_t want_rows = 0, wrong = 0;
+    for (size_t c = 0; c < cells; c++) {
+        want_rows += want_n[c] != 0;
+        wrong += o.n[c] != want_n[c] || o.sum[c] != want_sum[c];
+    }
+    cr_assert_eq(o.bad, 0, "%lld rows out of range or repeated", (long long)o.bad);
+    cr_assert_eq(o.rows, want_rows, "%lld rows, want %lld", (long long)o.rows,
+                 (long long)want_rows);
+    cr_assert_eq(wrong, 0, "%lld (key, window) cells differ from the loop", (long long)wrong);
+    free(o.n), free(o.sum), free(want_n), free(want_sum);
+}
+
+Test(many_int_keys, fixed_1_worker)
+{
+    many_keys(weir_fixed(WEIR_SECONDS(10)), 10000, 10000, 1);
+}
+Test(many_int_keys, fixed_2_workers)
+{
+    many_keys(weir_fixed(WEIR_SECONDS(10)), 10000, 10000, 2);
+}
+Test(many_int_keys, sliding_1_worker)
+{
+    many_keys(weir_sliding(WEIR_SECONDS(4), WEIR_SECONDS(1)), 4000, 1000, 1);
+}
+Test(many_int_keys, sliding_2_workers)
+{
+    many_keys(weir_sliding(WEIR_SECONDS(4), WEIR_SECONDS(1)), 4000, 1000, 2);
 }
