@@ -223,6 +223,8 @@ typedef struct combine {
     size_t cap_snap_keys;
     int snap_rc;          /* a copy-on-write write failed */
     uint32_t test_budget; /* WEIR_TEST_SNAPSHOT_BUDGET: at most this many keys per call */
+    size_t sparse_below;  /* SPARSE_TABLE, or 0 with WEIR_TEST_DENSE_TABLE (longer probe runs,
+                             for the tests of keys moved by removals) */
     uint32_t fire_round; /* keys per round of advance(): FIRE_ROUND_KEYS, or WEIR_TEST_FIRE_ROUND */
 } combine;
 
@@ -644,7 +646,7 @@ __attribute__((noinline)) static keyent *key_create(combine *c, const weir_value
     /* at most 3/4 full; small tables at most 1/4, for shorter probes (1.17 probes per lookup
      * against 2.5 at 3/4, each a key entry read), while they are small next to their keys'
      * entries anyway (at most 512 KiB) */
-    size_t max_load4 = c->table_cap < SPARSE_TABLE ? 1 : 3;
+    size_t max_load4 = c->table_cap < c->sparse_below ? 1 : 3;
     if ((c->n_keys + 1) * 4 > c->table_cap * max_load4 && table_grow(c)) return NULL;
     uint32_t ng = c->cfg->n_group;
     size_t extra = 0;
@@ -2384,6 +2386,7 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
         if (!c->late) return WEIR_ENOMEM;
     }
     c->fingerprint = config_fingerprint(c);
+    c->sparse_below = getenv("WEIR_TEST_DENSE_TABLE") ? 0 : SPARSE_TABLE;
     const char *tb = getenv("WEIR_TEST_SNAPSHOT_BUDGET");
     if (tb && *tb) c->test_budget = (uint32_t)strtoul(tb, NULL, 10);
     const char *fr = getenv("WEIR_TEST_FIRE_ROUND");
