@@ -65,6 +65,11 @@
  * a few thousand between batches while processing goes on, and a key about to change before
  * its turn is written first (copy-on-write per key; "checkpoints" below).
  *
+ * Fast paths. Most records of the commonest configurations (fixed windows, and sliding windows
+ * by fast slicing, with one integer group field and the default trigger) only add to an open
+ * window or slice of an existing key: a loop per batch does just that and hands every other
+ * record to the general path, in order ("the fast paths" below).
+ *
  * Output rows carry the group fields, the aggregates, window_start, window_end, pane_timing,
  * pane_index, pane_last and op (§7); their event time is window_end - 1, and their watermark is
  * the operator's output watermark as it stood before the advance that fired them (the watermark
