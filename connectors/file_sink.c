@@ -205,14 +205,10 @@ static int sink_process(weir_operator *op, uint32_t input, const weir_batch *b)
             rc = weir_buf_append(&s->buf, raw->text, raw->len) || weir_buf_putc(&s->buf, '\n')
                      ? WEIR_ENOMEM
                      : 0;
-        else {
-            const weir_json_names *jn =
-                weir_json_names_for(&s->names, sc->names, sc->n_fields, skip);
-            rc = jn ? weir_json_write_object_named(&s->buf, jn, sc->names + skip,
-                                                   weir_batch_row(b, r) + skip,
-                                                   raw ? raw->text : NULL, raw ? raw->len : 0)
-                    : WEIR_ENOMEM;
-        }
+        else
+            rc = weir_json_write_object_cached(&s->buf, &s->names, sc->n_fields - skip,
+                                               sc->names + skip, weir_batch_row(b, r) + skip,
+                                               raw ? raw->text : NULL, raw ? raw->len : 0);
         if (rc) return weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
     }
     weir_operator_count_written(op, b->n_rows);

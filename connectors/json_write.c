@@ -540,13 +540,8 @@ int weir_json_write_object(weir_buf *b, uint32_t n, char *const *names, const we
     return write_object(b, n, names, NULL, values, raw, raw_len);
 }
 
-int weir_json_write_object_named(weir_buf *b, const weir_json_names *jn, char *const *names,
-                                 const weir_value *values, const char *raw, size_t raw_len)
-{
-    return write_object(b, jn->n, names, jn, values, raw, raw_len);
-}
-
-int weir_json_names_init(weir_json_names *jn, uint32_t n, char *const *names)
+/* 0 or WEIR_ENOMEM (then jn is empty, and finishing it is safe). */
+static int names_init(weir_json_names *jn, uint32_t n, char *const *names)
 {
     weir_buf t;
     weir_buf_init(&t);
@@ -569,28 +564,29 @@ int weir_json_names_init(weir_json_names *jn, uint32_t n, char *const *names)
     return 0;
 }
 
-void weir_json_names_finish(weir_json_names *jn)
+static void names_finish(weir_json_names *jn)
 {
     free(jn->text);
     free(jn->at);
     memset(jn, 0, sizeof *jn);
 }
 
-const weir_json_names *weir_json_names_for(weir_json_names_cache *c, char *const *names, uint32_t n,
-                                           uint32_t skip)
+int weir_json_write_object_cached(weir_buf *b, weir_json_names_cache *c, uint32_t n,
+                                  char *const *names, const weir_value *values, const char *raw,
+                                  size_t raw_len)
 {
-    if (c->names == names && c->n == n && c->skip == skip && c->jn.at) return &c->jn;
-    weir_json_names_finish(&c->jn);
-    c->names = NULL;
-    if (weir_json_names_init(&c->jn, n - skip, names + skip)) return NULL;
-    c->names = names;
-    c->n = n;
-    c->skip = skip;
-    return &c->jn;
+    if (c->names != names || c->n != n || !c->jn.at) {
+        names_finish(&c->jn);
+        c->names = NULL;
+        if (names_init(&c->jn, n, names)) return WEIR_ENOMEM;
+        c->names = names;
+        c->n = n;
+    }
+    return write_object(b, n, names, &c->jn, values, raw, raw_len);
 }
 
 void weir_json_names_cache_finish(weir_json_names_cache *c)
 {
-    weir_json_names_finish(&c->jn);
+    names_finish(&c->jn);
     c->names = NULL;
 }

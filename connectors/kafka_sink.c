@@ -260,11 +260,9 @@ static int ksink_process(weir_operator *op, uint32_t input, const weir_batch *b)
                 vlen = raw->len;
             } else {
                 weir_buf_clear(&s->buf);
-                const weir_json_names *jn =
-                    weir_json_names_for(&s->names, sc->names, sc->n_fields, skip);
-                rc = jn ? weir_json_write_object_named(&s->buf, jn, sc->names + skip, row + skip,
-                                                       raw ? raw->text : NULL, raw ? raw->len : 0)
-                        : WEIR_ENOMEM;
+                rc = weir_json_write_object_cached(&s->buf, &s->names, sc->n_fields - skip,
+                                                   sc->names + skip, row + skip,
+                                                   raw ? raw->text : NULL, raw ? raw->len : 0);
                 if (rc) return weir_operator_fail(op, rc, "%s: %s", op->name, weir_strerror(rc));
                 val = s->buf.data;
                 vlen = s->buf.len;

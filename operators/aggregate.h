@@ -22,7 +22,7 @@ typedef struct agg_def {
     uint32_t offset; /* of its state in the block */
 } agg_def;
 
-/* One step of a plan (agg_add_row): the field (-1: a count of records), the state's offset, and
+/* One step of a plan (agg_add_planned): the field (-1: a count of records), the state's offset, and
  * whether it is a sum (else a count). */
 typedef struct agg_step {
     int32_t field;
@@ -73,6 +73,19 @@ void agg_finish(const agg_set *s, void *block);
 /* Adds one value (v: the row's value of d's field, NULL for a count of records) to d's state st
  * (sign +1), or retracts it (sign -1, retractable kinds only). 0 or WEIR_ENOMEM. */
 int agg_add_one(const agg_def *d, void *st, const weir_value *v, int sign);
+/* The common case of a sum: the integer x added exactly to the state st (an agg_sum_state, as
+ * its 8-byte fields: written so, the per-record loops stay as short as hand-inlined code). false
+ * (nothing changed) when the integer part would overflow: agg_add_one then spills it to the
+ * float part. */
+static inline __attribute__((always_inline)) bool agg_sum_add_int(int64_t *st, int64_t x)
+{
+    int64_t r;
+    if (__builtin_add_overflow(st[offsetof(agg_sum_state, i) / 8], x, &r)) return false;
+    st[offsetof(agg_sum_state, i) / 8] = r;
+    st[offsetof(agg_sum_state, n) / 8]++;
+    return true;
+}
+
 /* Adds one row (sign +1) or retracts it (sign -1, retractable kinds only). 0 or WEIR_ENOMEM.
  * Inline, since it runs per record and window: counts and integer sums are updated here, the
  * rest (and an integer sum about to overflow) by agg_add_one. */
@@ -86,15 +99,9 @@ static inline int agg_add(const agg_set *s, void *block, const weir_value *row, 
             ((agg_count_state *)st)->n += sign;
             continue;
         }
-        if (d->kind == AGG_SUM && v && v->type == WEIR_TYPE_INT && sign > 0) {
-            agg_sum_state *sum = st;
-            int64_t r;
-            if (!__builtin_add_overflow(sum->i, v->as.i, &r)) {
-                sum->i = r;
-                sum->n++;
-                continue;
-            }
-        }
+        if (d->kind == AGG_SUM && v && v->type == WEIR_TYPE_INT && sign > 0 &&
+            agg_sum_add_int((int64_t *)st, v->as.i))
+            continue;
         if (agg_add_one(d, st, v, sign)) return WEIR_ENOMEM;
     }
     return 0;
@@ -128,13 +135,8 @@ static inline __attribute__((always_inline)) int agg_step_add(const agg_set *s, 
         return 0;
     }
     const weir_value *v = &row[p.field];
-    int64_t r;
-    if ((k == AGG_STEP_SUM || p.sum) && v->type == WEIR_TYPE_INT &&
-        !__builtin_add_overflow(st[0], v->as.i, &r)) {
-        st[0] = r;                            /* agg_sum_state.i */
-        st[offsetof(agg_sum_state, n) / 8]++; /* agg_sum_state.n */
+    if ((k == AGG_STEP_SUM || p.sum) && v->type == WEIR_TYPE_INT && agg_sum_add_int(st, v->as.i))
         return 0;
-    }
     return agg_add_one(&s->defs[i], st, v, 1);
 }
 

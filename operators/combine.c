@@ -196,11 +196,10 @@ typedef struct combine {
     span_cache win_span, period_span, slice_span; /* of fixed windows, sliding starts, slices */
     size_t slice_size;                            /* bytes of one slice: start + rows + agg block */
     void *scratch_block;
-    struct {
-        int64_t lo, hi, due;
-    } fslice;          /* FAST_SLIDING: the last record's slice and its first window end after it */
-    uint8_t fast_kind; /* FAST_* ("the fast paths" below) */
-    uint64_t *hashes;  /* of the keys of the batch in process */
+    span_cache fslice;  /* FAST_SLIDING: the slice of the last record off the fast path ... */
+    int64_t fslice_due; /* ... and the first window end after it */
+    uint8_t fast_kind;  /* FAST_* ("the fast paths" below) */
+    uint64_t *hashes;   /* of the keys of the batch in process */
     uint32_t cap_hashes;
     /* time */
     int64_t wm;     /* input watermark */
@@ -2045,9 +2044,7 @@ static inline uint64_t int_key_hash(const weir_value *v)
  * after it (where the key's timer must be at most). */
 static inline void fast_slice_at(combine *c, int64_t t)
 {
-    c->fslice.lo = weir_fixed_start(t, c->slice, c->wf.offset);
-    c->fslice.hi = sat_add(c->fslice.lo, c->slice);
-    c->fslice.due = end_after(c, c->fslice.lo);
+    c->fslice_due = end_after(c, span_start(&c->fslice, t, c->slice, c->wf.offset));
 }
 
 /* The loop, for one kind (FAST_FIXED or FAST_SLIDING) and a plan of np steps (0: none, the
@@ -2065,6 +2062,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     /* What the fast case reads of c, in locals: the compiler cannot keep fields of c in registers
      * across the states' updates (an int64_t store might alias them). Reloaded after anything
      * that may change them: advance(), the general path. */
+    const span_cache *span = kind == FAST_FIXED ? &c->win_span : &c->fslice; /* the open one */
     int64_t wm, lo;
     uint64_t width; /* a record is in the open span when (uint64_t)(t - lo) < width */
     keyent **table;
@@ -2078,8 +2076,8 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
         mask = c->table_cap - 1;                                                                   \
         seed = c->slot_seed;                                                                       \
         shift = table ? 64 - (unsigned)__builtin_ctzll(c->table_cap) : 0;                          \
-        lo = kind == FAST_FIXED ? c->win_span.lo : c->fslice.lo;                                   \
-        int64_t hi = kind == FAST_FIXED ? c->win_span.hi : c->fslice.hi;                           \
+        lo = span->lo;                                                                             \
+        int64_t hi = span->hi;                                                                     \
         /* empty unless open, on time, and a table to look in */                                   \
         width = lo < hi && wm < hi && table ? (uint64_t)hi - (uint64_t)lo : 0;                     \
     } while (0)
@@ -2122,8 +2120,8 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                     if (np ? agg_add_planned(aggs, plan, np, shape, e + 2, row)
                            : agg_add(aggs, e + 2, row, 1))
                         return fail_nomem(c), r;
-                    if (c->fslice.due < k->next_due) {
-                        key_timer(c, k, c->fslice.due);
+                    if (c->fslice_due < k->next_due) {
+                        key_timer(c, k, c->fslice_due);
                         if (c->status) return r + 1;
                     }
                     continue;
@@ -2336,7 +2334,7 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     c->lateness = cfg->windowing.allowed_lateness;
     c->mode = cfg->windowing.accumulation;
     c->wm = c->out_wm = c->sent_wm = WEIR_TIME_MIN;
-    c->win_span = c->period_span = c->slice_span = (span_cache){INT64_MAX, INT64_MIN};
+    c->win_span = c->period_span = c->slice_span = c->fslice = (span_cache){INT64_MAX, INT64_MIN};
     const weir_trigger *t = cfg->windowing.trigger;
     c->default_trigger = !t || t->type == WEIR_TRIGGER_DEFAULT;
     c->has_watermark_part = weir_trigger_has_watermark(t);
@@ -2357,8 +2355,6 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
         else if (c->fast)
             c->fast_kind = FAST_SLIDING;
     }
-    c->fslice.lo = INT64_MAX;
-    c->fslice.hi = INT64_MIN;
     if (sliding) {
         int64_t a = c->wf.size, b = c->wf.period;
         while (b) {

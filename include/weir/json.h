@@ -128,24 +128,19 @@ typedef struct weir_json_names {
     char *text;   /* the n encodings, one after the other */
     uint32_t *at; /* [n + 1]: encoding i is text[at[i], at[i + 1]) */
 } weir_json_names;
-/* 0 or WEIR_ENOMEM (then jn is empty, and finishing it is safe). */
-int weir_json_names_init(weir_json_names *jn, uint32_t n, char *const *names);
-void weir_json_names_finish(weir_json_names *jn);
-/* weir_json_write_object(b, jn->n, names, values, raw, raw_len) (the same bytes), with the
- * names' encodings taken from jn, made of these names. */
-int weir_json_write_object_named(weir_buf *b, const weir_json_names *jn, char *const *names,
-                                 const weir_value *values, const char *raw, size_t raw_len);
 
-/* A writer's encodings of the names it writes: of names[skip..n) of one names array (a
- * schema's, which outlives the writer), made again when asked for another. */
+/* A writer's encodings of the names it writes (a sink's): those of one names array (a schema's,
+ * which outlives the writer), made again when it writes another. */
 typedef struct weir_json_names_cache {
     char *const *names;
-    uint32_t n, skip;
+    uint32_t n;
     weir_json_names jn;
 } weir_json_names_cache;
-/* The encodings of names[skip..n) (cached), or NULL on no memory. */
-const weir_json_names *weir_json_names_for(weir_json_names_cache *c, char *const *names, uint32_t n,
-                                           uint32_t skip);
+/* weir_json_write_object(b, n, names, values, raw, raw_len), with the names' encodings from the
+ * cache (made on first use). */
+int weir_json_write_object_cached(weir_buf *b, weir_json_names_cache *c, uint32_t n,
+                                  char *const *names, const weir_value *values, const char *raw,
+                                  size_t raw_len);
 void weir_json_names_cache_finish(weir_json_names_cache *c);
 
 #endif
