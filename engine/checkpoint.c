@@ -569,7 +569,10 @@ void weir__ck_step(weir_worker *w)
             for (uint32_t xj = 0; xj < nx && ready; xj++)
                 if (ck->upstream[xi * nx + xj]) ready = aligned(w, xj);
             if (!ready) continue;
-            int rc = weir__xchg_send_barrier(&w->ops[w->p->n_nodes + xi]);
+            int rc = 0;
+            int32_t lift = w->run->xchg[xi].lift_op; /* emits what it holds before the barrier */
+            if (lift >= 0 && w->ops[lift].cls->flush) rc = w->ops[lift].cls->flush(&w->ops[lift]);
+            if (!rc) rc = weir__xchg_send_barrier(&w->ops[w->p->n_nodes + xi]);
             if (rc && !w->status) w->status = rc;
             w->ck_sent[xi] = more = true;
         }

@@ -24,6 +24,11 @@ typedef struct weir__node {
     bool *in_keyed;
     int32_t **in_key_fields;
     uint32_t *in_n_key_fields;
+    /* a combiner lifted before the exchange of input 0 (weir_lift_spec), or cls NULL */
+    const weir_operator_class *lift_cls;
+    weir_schema *lift_schema;
+    int32_t *lift_key_fields;
+    uint32_t lift_n_key_fields;
 } weir__node;
 
 struct weir_stream {
@@ -64,7 +69,8 @@ typedef struct weir__xchg {
     uint32_t consumer, input; /* keyed node and its input */
     const int32_t *key_fields;
     uint32_t n_key_fields;
-    const weir_schema *schema;
+    const weir_schema *schema; /* of the rows it moves (the lifted combiner's, if any) */
+    int32_t lift_op;           /* index in each worker's ops of the lifted combiner, or -1 */
     weir__ring *data; /* [from * n + to] */
     weir__ring *free; /* [to * n + from]: batches going back to their sender */
 } weir__xchg;
@@ -97,6 +103,7 @@ typedef struct weir__run {
     struct weir_worker **workers;
     weir__xchg *xchg;
     uint32_t n_xchg;
+    uint32_t n_lift; /* exchanges with a lifted combiner (its instance follows the senders) */
     _Atomic int failed;
     _Atomic uint32_t running; /* workers whose loop still runs */
     const weir_run_options *opt;
@@ -117,7 +124,8 @@ struct weir_worker {
     uv_timer_t progress; /* progress callback (worker 0) */
     uv_async_t wake;     /* data or room in a ring, a stop request, another worker's failure */
     bool handles_open;
-    weir_operator *ops; /* the graph's nodes, then one exchange sender per exchange */
+    weir_operator *ops; /* the graph's nodes, one exchange sender per exchange, then one lifted
+                           combiner per exchange that has one */
     uint32_t n_ops;
     uint32_t *sources; /* indexes of source operators still running */
     uint32_t n_sources;

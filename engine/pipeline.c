@@ -36,6 +36,8 @@ static void node_finish(weir__node *n)
     free(n->in_keyed);
     free(n->in_key_fields);
     free(n->in_n_key_fields);
+    weir_schema_unref(n->lift_schema);
+    free(n->lift_key_fields);
     if (n->config_free) n->config_free(n->config);
     for (uint32_t i = 0; i < WEIR__MAX_PORTS; i++) weir_schema_unref(n->schema[i]);
 }
@@ -112,6 +114,7 @@ weir_stream *weir_pipeline_add_node(weir_pipeline *p, const weir_node_spec *spec
     n.config = spec->config;
     n.config_free = spec->config_free;
     n.schema[0] = spec->schema;
+    if (spec->lift) n.lift_schema = spec->lift->schema;
     for (uint32_t i = 0; i < spec->n_extra && i + 1 < WEIR__MAX_PORTS; i++)
         n.schema[i + 1] = spec->extra[i];
     if (!p) goto fail;
@@ -155,6 +158,21 @@ weir_stream *weir_pipeline_add_node(weir_pipeline *p, const weir_node_spec *spec
         if (!n.in_key_fields[i]) goto nomem;
         memcpy(n.in_key_fields[i], k.fields, k.n_fields * sizeof *k.fields);
         n.in_n_key_fields[i] = k.n_fields;
+    }
+    if (spec->lift) {
+        const weir_lift_spec *l = spec->lift;
+        if (!l->cls || !l->schema || !n.n_inputs || !n.in_keyed[0]) {
+            weir_pipeline_set_error(p, WEIR_EINVAL,
+                                    "%s: a lifted combiner needs a class, a schema and a keyed "
+                                    "input 0",
+                                    spec->kind);
+            goto fail;
+        }
+        n.lift_cls = l->cls;
+        n.lift_key_fields = malloc((l->n_key_fields + 1) * sizeof *n.lift_key_fields);
+        if (!n.lift_key_fields) goto nomem;
+        memcpy(n.lift_key_fields, l->key_fields, l->n_key_fields * sizeof *l->key_fields);
+        n.lift_n_key_fields = l->n_key_fields;
     }
     n.n_ports = spec->schema ? 1 + spec->n_extra : 0;
     n.kind = strdup(spec->kind ? spec->kind : "Node");

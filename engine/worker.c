@@ -192,12 +192,28 @@ static bool exchanged(const weir__run *run, uint32_t node, uint32_t input, uint3
     return false;
 }
 
+/* The configuration of the node whose lifted combiner is ops[i]. */
+static const void *lifted_config(const weir__run *run, uint32_t i)
+{
+    for (uint32_t xi = 0; xi < run->n_xchg; xi++)
+        if (run->xchg[xi].lift_op == (int32_t)i) return run->p->nodes[run->xchg[xi].consumer].config;
+    return NULL;
+}
+
+bool weir_operator_input_lifted(const weir_operator *op, uint32_t input)
+{
+    const weir__run *run = op->worker->run;
+    uint32_t xi;
+    return run && op->index < run->p->n_nodes && exchanged(run, op->index, input, &xi) &&
+           run->xchg[xi].lift_op >= 0;
+}
+
 static int worker_instantiate(weir_worker *w)
 {
     weir_pipeline *p = w->p;
     weir__run *run = w->run;
     uint32_t n_nodes = p->n_nodes;
-    w->n_ops = n_nodes + run->n_xchg;
+    w->n_ops = n_nodes + run->n_xchg + run->n_lift;
     w->ops = calloc(w->n_ops, sizeof *w->ops);
     w->sources = calloc(n_nodes, sizeof *w->sources);
     w->source_idle = calloc(n_nodes, sizeof *w->source_idle);
@@ -213,11 +229,20 @@ static int worker_instantiate(weir_worker *w)
             op->out_schema = p->nodes[i].schema[0];
             op->name = p->nodes[i].name;
             op->n_inputs = p->nodes[i].n_inputs;
-        } else {
+        } else if (i < n_nodes + run->n_xchg) {
             op->cls = &weir__xchg_send_class;
             op->name = "Exchange";
             op->n_inputs = 1;
         }
+    }
+    for (uint32_t xi = 0; xi < run->n_xchg; xi++) { /* lifted combiners: named as their node */
+        const weir__xchg *x = &run->xchg[xi];
+        if (x->lift_op < 0) continue;
+        weir_operator *op = &w->ops[x->lift_op];
+        op->cls = p->nodes[x->consumer].lift_cls;
+        op->out_schema = x->schema;
+        op->name = p->nodes[x->consumer].name;
+        op->n_inputs = 1;
     }
     for (uint32_t xi = 0; xi < run->n_xchg; xi++) {
         weir__xrecv *r = &w->recv[xi];
@@ -239,8 +264,18 @@ static int worker_instantiate(weir_worker *w)
                 weir_operator *from = &w->ops[p->nodes[i].in_node[k]];
                 uint32_t xi;
                 weir__edge e = {.to = &w->ops[i], .input = k, .port = p->nodes[i].in_port[k]};
-                if (exchanged(run, i, k, &xi))
-                    e = (weir__edge){.to = &w->ops[n_nodes + xi], .port = e.port};
+                if (exchanged(run, i, k, &xi)) {
+                    weir_operator *send = &w->ops[n_nodes + xi];
+                    e = (weir__edge){.to = send, .port = e.port};
+                    if (run->xchg[xi].lift_op >= 0) { /* producer -> lifted -> sender */
+                        weir_operator *lift = &w->ops[run->xchg[xi].lift_op];
+                        e.to = lift;
+                        if (pass == 0)
+                            lift->n_out++;
+                        else
+                            lift->out[lift->n_out++] = (weir__edge){.to = send};
+                    }
+                }
                 if (pass == 0)
                     from->n_out++;
                 else
@@ -259,8 +294,11 @@ static int worker_instantiate(weir_worker *w)
         int rc;
         if (i < n_nodes)
             rc = op->cls->open ? op->cls->open(op, p->nodes[i].config, errbuf, sizeof errbuf) : 0;
-        else
+        else if (i < n_nodes + run->n_xchg)
             rc = weir__xchg_send_open(op, &run->xchg[i - n_nodes]);
+        else
+            rc = op->cls->open ? op->cls->open(op, lifted_config(run, i), errbuf, sizeof errbuf)
+                               : 0;
         if (rc) {
             if (errbuf[0])
                 weir_operator_fail(op, rc, "%s", errbuf);
@@ -442,7 +480,8 @@ static void stop_sources(weir_worker *w)
 static void retry_pending(weir_worker *w)
 {
     if (!w->n_pending) return;
-    for (uint32_t i = w->p->n_nodes; i < w->n_ops; i++) weir__xchg_send_retry(&w->ops[i]);
+    for (uint32_t xi = 0; xi < w->run->n_xchg; xi++)
+        weir__xchg_send_retry(&w->ops[w->p->n_nodes + xi]);
 }
 
 static void on_wake(uv_async_t *a)
@@ -562,6 +601,13 @@ static int plan_exchanges(weir__run *run)
             x->key_fields = node->in_key_fields[in];
             x->n_key_fields = node->in_n_key_fields[in];
             x->schema = p->nodes[x->producer].schema[x->port];
+            x->lift_op = -1;
+            if (in == 0 && node->lift_cls && !run->opt->no_combiner_lifting) {
+                x->lift_op = (int32_t)(p->n_nodes + run->n_xchg + run->n_lift++);
+                x->key_fields = node->lift_key_fields;
+                x->n_key_fields = node->lift_n_key_fields;
+                x->schema = node->lift_schema;
+            }
             x->data = calloc((size_t)n * n, sizeof *x->data);
             x->free = calloc((size_t)n * n, sizeof *x->free);
             if (!x->data || !x->free) return WEIR_ENOMEM;

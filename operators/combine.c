@@ -169,6 +169,13 @@ typedef struct combine {
     uint64_t slot_seed; /* mixed into every key's home slot (home_slot) */
     const combine_config *cfg;
     weir_operator *op;
+    const int32_t *group; /* columns of the key in the input: cfg->group, or 0.. when lifted */
+    /* lifted (combine_lift.c): the input rows are partial aggregates; the current row's block
+     * and its number of records */
+    bool lifted;
+    int32_t *lift_group;
+    void *lift_block;
+    int64_t lift_records;
     weir_window_fn wf;
     int64_t lateness;
     weir_accumulation mode;
@@ -543,7 +550,7 @@ static void key_reschedule(combine *c, keyent *k)
 static inline const weir_value *key_val(const combine *c, const weir_value *v, bool from_row,
                                         uint32_t i)
 {
-    return from_row ? &v[c->cfg->group[i]] : &v[i];
+    return from_row ? &v[c->group[i]] : &v[i];
 }
 
 static inline uint64_t key_hash(const combine *c, const weir_value *v, bool from_row)
@@ -1161,10 +1168,18 @@ static void advance(combine *c, int64_t wm)
 
 /* ---- elements ---- */
 
+/* Adds the input row to the aggregate block: the row's values (sign +1) or their retraction, or,
+ * when lifted, the row's partial aggregate (c->lift_block, decoded by process_lifted). */
+static inline int add_input(combine *c, void *block, const weir_value *row, int sign)
+{
+    if (c->lifted) return agg_merge(&c->cfg->aggs, block, c->lift_block);
+    return agg_add(&c->cfg->aggs, block, row, sign);
+}
+
 static void add_to(combine *c, win *w, const weir_value *row, int sign, int64_t now)
 {
     if (c->has_cur && (!c->sliced || (w->flags & W_EMITTED_BOUNDS)) &&
-        agg_add(&c->cfg->aggs, win_cur(c, w), row, sign))
+        add_input(c, win_cur(c, w), row, sign))
         return fail_nomem(c);
     if (w->pending != UINT32_MAX) w->pending++; /* only "any pending?" matters: saturate */
     if (!c->default_trigger)
@@ -1286,7 +1301,7 @@ static bool sliced_record(combine *c, keyent *k, int64_t t, const weir_value *ro
     int64_t *e = slice_get(c, k, span_start(&c->slice_span, t, c->slice, c->wf.offset));
     if (!e) return fail_nomem(c), true;
     e[1]++;
-    if (agg_add(&c->cfg->aggs, e + 2, row, sign)) fail_nomem(c);
+    if (add_input(c, e + 2, row, sign)) fail_nomem(c);
     uint32_t pos = win_lower_bound(k, lowest);
     for (int64_t s = lowest; s <= last && !c->status; s += period) {
         win **ws = key_wins(k);
@@ -1449,7 +1464,7 @@ static bool slice_record(combine *c, keyent *k, int64_t t, const weir_value *row
     int64_t *e = slice_get(c, k, span_start(&c->slice_span, t, c->slice, c->wf.offset));
     if (!e) return fail_nomem(c), true;
     e[1]++; /* rows, whatever their sign: a window with rows exists (and fires) */
-    if (agg_add(&c->cfg->aggs, e + 2, row, sign)) fail_nomem(c);
+    if (add_input(c, e + 2, row, sign)) fail_nomem(c);
     int64_t due = end_after(c, c->wm > t ? c->wm : t);
     key_timer(c, k, due);
     return true;
@@ -1990,7 +2005,7 @@ static inline void prefetch_ahead(const combine *c, const weir_batch *b, uint32_
  * false when flushing a full late batch failed. */
 static bool late_row(combine *c, const weir_batch *b, uint32_t r, uint64_t *late)
 {
-    (*late)++;
+    *late += c->lifted ? (uint64_t)c->lift_records : 1; /* a partial row: its records */
     if (!c->late) return true;
     if (weir_batch_full(c->late) && flush(c)) return false;
     weir_value *lr = weir_batch_append(c->late, b->ts[r], c->out_wm);
@@ -2013,6 +2028,24 @@ static uint32_t process_rows(combine *c, const weir_batch *b, uint32_t r, uint32
         bool dropped_some;
         if (!handle_record(c, row, h, b->ts[r], now, &dropped_some) && !late_row(c, b, r, late))
             break;
+    }
+    return r;
+}
+
+/* Rows [r, end) of b when lifted: each is a partial aggregate (combine_lift.c), decoded into
+ * c->lift_block, then handled as a record of its event time (the last instant of its slice or
+ * window, so it falls in the same windows as the records it sums up). */
+static uint32_t process_lifted(combine *c, const weir_batch *b, uint32_t r, uint32_t end,
+                               int64_t now, uint64_t *late)
+{
+    const uint32_t ng = c->cfg->n_group, words = c->agg_size / 8;
+    for (; r < end && !c->status; r++) {
+        const weir_value *row = weir_batch_row(b, r);
+        int64_t *blk = c->lift_block;
+        for (uint32_t i = 0; i < words; i++) blk[i] = row[ng + i].as.i;
+        c->lift_records = row[ng + words].as.i;
+        uint32_t stop = process_rows(c, b, r, r + 1, now, late, false);
+        if (stop == r) break;
     }
     return r;
 }
@@ -2055,7 +2088,7 @@ static inline __attribute__((always_inline)) uint32_t
 fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now, uint64_t *late,
           bool ahead, const int kind, const uint32_t np, const uint32_t shape)
 {
-    const uint32_t nf = b->schema->n_fields, g = c->cfg->group[0];
+    const uint32_t nf = b->schema->n_fields, g = c->group[0];
     const agg_set *aggs = &c->cfg->aggs;
     agg_step plan[AGG_PLAN_MAX];
     memcpy(plan, aggs->plan, sizeof plan);
@@ -2196,8 +2229,9 @@ static int combine_process(weir_operator *op, uint32_t input, const weir_batch *
     for (uint32_t r = 0; r < b->n_rows && !c->status;) {
         for (; m < b->n_marks && b->mark_at[m] <= r; m++) advance(c, b->mark_wm[m]);
         uint32_t end = m < b->n_marks && b->mark_at[m] < b->n_rows ? b->mark_at[m] : b->n_rows;
-        uint32_t stop = c->fast_kind ? process_fast(c, b, r, end, now, &late, ahead)
-                                     : process_rows(c, b, r, end, now, &late, ahead);
+        uint32_t stop = c->lifted      ? process_lifted(c, b, r, end, now, &late)
+                        : c->fast_kind ? process_fast(c, b, r, end, now, &late, ahead)
+                                       : process_rows(c, b, r, end, now, &late, ahead);
         if (stop < end) break;
         r = end;
     }
@@ -2310,6 +2344,8 @@ static void combine_close(weir_operator *op)
     timer_heap_free(&c->key_timers);
     if (c->scratch_block) agg_finish(&c->cfg->aggs, c->scratch_block);
     free(c->scratch_block);
+    free(c->lift_block);
+    free(c->lift_group);
     free(c->hashes);
     free(c->table);
     free(c->due);
@@ -2330,6 +2366,7 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     op->state = c;
     c->cfg = cfg;
     c->op = op;
+    c->group = cfg->group;
     c->wf = cfg->windowing.window;
     c->lateness = cfg->windowing.allowed_lateness;
     c->mode = cfg->windowing.accumulation;
@@ -2349,7 +2386,14 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     bool sliding = c->wf.type == WEIR_WINDOW_SLIDING;
     c->fast = sliding && c->default_trigger && c->lateness == 0;
     c->sliced = sliding && !c->fast;
-    if (cfg->n_group == 1 && cfg->op_field < 0) {
+    c->lifted = weir_operator_input_lifted(op, 0);
+    if (c->lifted) { /* partial rows: the key first, then the block (combine_lift.c) */
+        c->lift_group = calloc(cfg->n_group + 1, sizeof *c->lift_group);
+        c->lift_block = calloc(1, c->agg_size + 8);
+        if (!c->lift_group || !c->lift_block) return WEIR_ENOMEM;
+        for (uint32_t i = 0; i < cfg->n_group; i++) c->lift_group[i] = (int32_t)i;
+        c->group = c->lift_group;
+    } else if (cfg->n_group == 1 && cfg->op_field < 0) {
         if (c->wf.type == WEIR_WINDOW_FIXED && c->default_trigger)
             c->fast_kind = FAST_FIXED;
         else if (c->fast)

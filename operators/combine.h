@@ -23,6 +23,15 @@ typedef struct combine_config {
 extern const weir_operator_class weir__combine_class;
 void weir__combine_config_free(void *config);
 
+/* The lifted combiner (operators/combine_lift.c): with several workers, it pre-aggregates each
+ * worker's rows per key and slice before the exchange, and the Combine merges its partial rows.
+ * liftable: whether a Combine of this configuration is lifted; lift_schema: the schema of its
+ * partial rows (the key fields, then the block as integers, then the number of records; NULL on
+ * no memory). */
+extern const weir_operator_class weir__combine_lift_class;
+bool weir__combine_liftable(const combine_config *cfg);
+weir_schema *weir__combine_lift_schema(const combine_config *cfg);
+
 /* Tests only: a Combine opened with WEIR_TEST_SNAPSHOT_BUDGET=N in the environment writes at
  * most N keys per snapshot_more call, so that its lazy snapshots span many batches, and counts
  * here (over all instances) what its lazy snapshots did. Nothing is counted without it. */

@@ -154,10 +154,30 @@ weir_stream *weir_combine(weir_stream *in, const weir_combine_spec *spec)
         node.extra[0] = weir_schema_ref((weir_schema *)is);
         node.n_extra = 1;
     }
+    /* with several workers, pre-aggregated before the exchange (operators/combine_lift.c) */
+    weir_lift_spec lift = {.cls = &weir__combine_lift_class};
+    int32_t *lift_keys = NULL;
+    if (weir__combine_liftable(cfg)) {
+        lift.schema = weir__combine_lift_schema(cfg);
+        lift_keys = calloc(ng + 1, sizeof *lift_keys);
+        if (!lift.schema || !lift_keys) {
+            weir_schema_unref(lift.schema);
+            free(lift_keys);
+            weir_schema_unref(os);
+            for (uint32_t i = 0; i < node.n_extra; i++) weir_schema_unref(node.extra[i]);
+            goto nomem;
+        }
+        for (uint32_t i = 0; i < ng; i++) lift_keys[i] = (int32_t)i;
+        lift.key_fields = lift_keys;
+        lift.n_key_fields = ng;
+        node.lift = &lift;
+    }
     free(names);
     free(types);
     free(defs);
-    return weir_pipeline_add_node(p, &node);
+    weir_stream *out = weir_pipeline_add_node(p, &node);
+    free(lift_keys);
+    return out;
 nomem:
     weir_pipeline_set_error(p, WEIR_ENOMEM, "out of memory");
 fail:

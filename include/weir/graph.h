@@ -18,6 +18,22 @@ typedef struct weir_input_key {
     uint32_t n_fields;
 } weir_input_key;
 
+/* A combiner lifted before the exchange of a node's input 0 (Beam's combiner lifting, Spark's
+ * map-side combine). When several workers run, every worker runs an instance of `cls` between
+ * that input's producer and the exchange: it reduces its worker's rows to fewer partial rows of
+ * `schema`, keyed by `key_fields` (columns of schema), and the exchange moves those instead. The
+ * keyed node then receives the partial rows, and weir_operator_input_lifted tells it so. With
+ * one worker there is no exchange, nothing is lifted and the node receives the producer's rows.
+ * The lifted instance is opened with the node's configuration; before a checkpoint barrier
+ * leaves its worker its `flush` is called (it emits everything it holds, so that it has no
+ * state of its own to checkpoint), and its END batch must come after everything it held. */
+typedef struct weir_lift_spec {
+    const weir_operator_class *cls;
+    weir_schema *schema;       /* of the partial rows; taken over */
+    const int32_t *key_fields; /* key columns of schema (copied) */
+    uint32_t n_key_fields;
+} weir_lift_spec;
+
 typedef struct weir_node_spec {
     const char *kind; /* e.g. "ReadFromFile", for messages and graphs */
     const char *name; /* node name (NULL: kind, made unique) */
@@ -35,6 +51,9 @@ typedef struct weir_node_spec {
     /* Optional, for nodes keyed on several inputs (a Join): input_keys[i] for each of the
      * n_inputs inputs (copied). When set, it replaces keyed / key_fields / n_key_fields. */
     const weir_input_key *input_keys;
+    /* Optional: a combiner lifted before the exchange of input 0 (see weir_lift_spec), which
+     * must then be keyed. NULL: none. Its schema is taken over, also on failure. */
+    const weir_lift_spec *lift;
 } weir_node_spec;
 
 /* Adds a node; returns its main output stream, or the pipeline's failed stream (with the error

@@ -72,6 +72,9 @@ typedef struct weir_operator_class {
      * transactional sink commits what it produced before that checkpoint's barrier). After the
      * last checkpoint of a run it comes before close. 0 or a negative code. */
     int (*checkpoint_complete)(weir_operator *op, uint64_t id);
+    /* Optional, lifted combiners (weir/graph.h, weir_lift_spec): emits everything the instance
+     * holds, now (a checkpoint barrier is about to follow it). 0 or a negative code. */
+    int (*flush)(weir_operator *op);
 } weir_operator_class;
 
 /* What snapshot / snapshot_more return when the snapshot is not complete yet. */
@@ -137,6 +140,10 @@ const char *weir_operator_checkpoint_dir(const weir_operator *op);
 uint64_t weir_operator_checkpoint_id(const weir_operator *op);
 /* Whether the run resumed from a checkpoint (restore calls came before the first batch). */
 bool weir_operator_restored(const weir_operator *op);
+/* Whether input `input` of op receives the partial rows of a lifted combiner (weir/graph.h,
+ * weir_lift_spec) rather than its producer's rows: when several workers run and the node was
+ * given a lift. */
+bool weir_operator_input_lifted(const weir_operator *op, uint32_t input);
 /* Rows per batch this run uses. */
 uint32_t weir_operator_batch_size(const weir_operator *op);
 

@@ -246,6 +246,10 @@ typedef struct weir_run_options {
     void *progress_ctx;
     bool pin_workers; /* pin worker i to CPU i mod the CPUs this process may use (Linux); the
                          calling thread, which runs worker 0, gets its affinity back after */
+    bool no_combiner_lifting; /* with several workers, a Combine is lifted by default: each
+                                 worker pre-aggregates its rows per key and window, and only
+                                 those partial aggregates cross the exchange. true: every row
+                                 crosses as it is (for measuring the exchange) */
     weir_checkpoint_options checkpoint;
 } weir_run_options;
 
