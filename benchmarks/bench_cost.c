@@ -24,7 +24,8 @@
  *
  * engine-only: runs the engine alone and prints its times, no baseline and no check (for
  * profiling with perf record or valgrind --tool=callgrind). BENCH_BATCH=N in the environment
- * sets the engine's batch size (default 1024). */
+ * sets the engine's batch size (default 1024); BENCH_NO_LIFT=1 runs several workers without
+ * combiner lifting (every record crosses the exchange, as before lifting). */
 #include <weir/weir.h>
 
 #include <stdio.h>
@@ -221,9 +222,10 @@ static int engine(int64_t n, int64_t keys, const char *path, mode m, uint32_t wo
                                               .aggregates = WEIR_AGGREGATES(
                                                   weir_count("n"), weir_sum("v", "total"))});
     weir_write_file(out, &(weir_file_sink){.path = path});
-    const char *bs = getenv("BENCH_BATCH");
-    int err = weir_run(
-        p, &(weir_run_options){.workers = workers, .batch_size = bs ? (uint32_t)atoi(bs) : 0});
+    const char *bs = getenv("BENCH_BATCH"), *nl = getenv("BENCH_NO_LIFT");
+    int err = weir_run(p, &(weir_run_options){.workers = workers,
+                                              .batch_size = bs ? (uint32_t)atoi(bs) : 0,
+                                              .no_combiner_lifting = nl && *nl && *nl != '0'});
     if (err) fprintf(stderr, "engine: %s\n", weir_pipeline_error(p));
     weir_pipeline_destroy(p);
     return err;

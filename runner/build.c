@@ -154,6 +154,7 @@ typedef struct builder {
     uint32_t n_fields;
     uint32_t workers;
     bool pin_workers;
+    bool combiner_lifting;
     const char *checkpoint_dir; /* options.checkpoint (borrowed from the document) */
     int64_t checkpoint_interval;
     uint32_t checkpoint_retain;
@@ -1492,7 +1493,8 @@ static void builder_finish(builder *b)
 
 static void check_options(builder *b, ynode opts)
 {
-    static const char *const keys[] = {"workers", "checkpoint", "pin_workers", NULL};
+    static const char *const keys[] = {"workers", "checkpoint", "pin_workers", "combiner_lifting",
+                                       NULL};
     if (!check_map(b, opts, "options", keys)) return;
     ynode w = y_get(opts, "workers");
     int64_t v;
@@ -1522,6 +1524,8 @@ static void check_options(builder *b, ynode opts)
     }
     ynode pin = y_get(opts, "pin_workers");
     if (pin) get_bool(b, pin, "pin_workers", &b->pin_workers);
+    ynode lift = y_get(opts, "combiner_lifting");
+    if (lift) get_bool(b, lift, "combiner_lifting", &b->combiner_lifting);
 }
 
 void weir__built_free(weir__built *b)
@@ -1538,7 +1542,7 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
         fprintf(err, "weir: error: out of memory\n");
         return 2;
     }
-    builder b = {.path = opt->path, .d = d};
+    builder b = {.path = opt->path, .d = d, .combiner_lifting = true};
     weir__yaml_doc *doc = NULL;
     int status = 2;
     *out = (weir__built){0};
@@ -1682,6 +1686,7 @@ int weir__build(const weir__build_options *opt, weir__built *out, FILE *err)
     out->pipeline = p;
     out->workers = b.workers;
     out->pin_workers = b.pin_workers;
+    out->combiner_lifting = b.combiner_lifting;
     if (b.checkpoint_dir) {
         out->checkpoint_dir = strdup(b.checkpoint_dir);
         out->checkpoint_interval = b.checkpoint_interval;

@@ -17,6 +17,7 @@ typedef struct weir__built {
     weir_pipeline *pipeline;
     uint32_t workers;            /* options.workers (0: default) */
     bool pin_workers;            /* options.pin_workers */
+    bool combiner_lifting;       /* options.combiner_lifting (default true) */
     char *checkpoint_dir;        /* options.checkpoint.dir (malloc'ed), or NULL */
     int64_t checkpoint_interval; /* ms */
     uint32_t checkpoint_retain;

@@ -279,6 +279,7 @@ static int cmd_run(int argc, char **argv)
     bool show = !strcmp(a.progress, "always") || (!strcmp(a.progress, "auto") && isatty(2));
     weir_run_options ro = {.workers = b.workers,
                            .pin_workers = b.pin_workers,
+                           .no_combiner_lifting = !b.combiner_lifting,
                            .checkpoint = {.dir = b.checkpoint_dir,
                                           .interval = b.checkpoint_interval,
                                           .retain = b.checkpoint_retain,

@@ -60,7 +60,20 @@ for y in "$src"/examples/*.yaml; do
   expect_run "example $base.yaml runs" 0 "" -- run "examples/$base.yaml" --progress=never
   same_file "example $base.yaml output" "$src/$out" "$exp"
   rm -f "$src/$out"
+  # a Combine at 2 workers, with combiner lifting (the default) and without: the same rows
+  if grep -q 'type: Combine' "$y"; then
+    sort "$exp" >"$tmp/exp.sorted"
+    for lift in true false; do
+      expect_run "example $base.yaml, 2 workers, combiner_lifting $lift" 0 "" -- run "examples/$base.yaml" \
+        --progress=never --set options.workers=2 --set options.combiner_lifting=$lift
+      sort "$src/$out" >"$tmp/got.sorted"
+      same_file "example $base.yaml output, 2 workers, combiner_lifting $lift" "$tmp/got.sorted" "$tmp/exp.sorted"
+      rm -f "$src/$out"
+    done
+  fi
 done
+expect_run "options.combiner_lifting must be a bool" 2 "combiner_lifting" -- run examples/spec_sliding.yaml \
+  --progress=never --set options.combiner_lifting=sometimes
 
 # --- the command ---
 expect_run "--version" 0 "" -- --version
