@@ -21,7 +21,9 @@
  * slice has ended already (late at this worker) is sent on at once as a partial of its own,
  * with the watermark it came with: the Combine then decides its lateness exactly as it would
  * for the record itself, and counts it. Before a checkpoint barrier (flush) and at the end of
- * the input everything held is emitted, so the instance has no state to checkpoint.
+ * the input everything held is emitted, so the instance has no state to checkpoint; and so it
+ * is when the input goes idle (idle_timeout), since the watermark of an idle channel no longer
+ * holds the Combine's back, and what this instance held would otherwise arrive late.
  *
  * Which Combines are lifted (weir__combine_liftable): fixed and sliding windows with the
  * default trigger, aggregates count, sum, mean and stddev, no late output and no change-log
@@ -417,6 +419,8 @@ static uint32_t lift_rows_planned(lift *l, const weir_batch *b, uint32_t r, uint
 }
 #undef LIFT_ROWS
 
+static int lift_flush(weir_operator *op);
+
 static int lift_process(weir_operator *op, uint32_t input, const weir_batch *b)
 {
     (void)input;
@@ -432,6 +436,13 @@ static int lift_process(weir_operator *op, uint32_t input, const weir_batch *b)
     if (!l->status) advance(l, b->wm_after, false);
     if (l->status) return l->status;
     l->out->wm_after = l->wm;
+    if ((b->flags & WEIR_BATCH_IDLE) && l->n_open) {
+        /* its input went idle: the watermark stays here while the Combine's may go on with the
+         * other channels, so what is held goes out now, in a batch of its own (a receiver leaves
+         * an IDLE batch's channel out of its minimum before reading the batch's rows) */
+        if (lift_flush(op)) return l->status;
+        l->out->wm_after = l->wm;
+    }
     l->out->flags = b->flags & (WEIR_BATCH_END | WEIR_BATCH_IDLE);
     return emit_out(l);
 }

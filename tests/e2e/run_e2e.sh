@@ -241,6 +241,46 @@ Y
   done
 done
 
+# --- idle_timeout with combiner lifting: a worker whose partition goes idle sends on what it
+# pre-aggregated, so its records are not held back until they are late. Two files, one per
+# worker: a.jsonl's record of user a is in window [0,10s), and c.jsonl moves its own watermark
+# past 10s. Once both are idle the watermark is c's: window 0 fires with both records of a.
+mkdir -p "$tmp/idle2"
+printf '%s
+' '{"ts":1000,"u":"a"}' >"$tmp/idle2/a.jsonl"
+printf '%s
+' '{"ts":2000,"u":"a"}' '{"ts":12000,"u":"b"}' >"$tmp/idle2/c.jsonl"
+for lift in true false; do
+  cat >"$tmp/idle2.yaml" <<Y
+pipeline:
+  type: chain
+  transforms:
+    - type: ReadFromFile
+      config: {path: "$tmp/idle2/*.jsonl", timestamp: ts, follow: true, watermark: {idle_timeout: 300ms}}
+    - type: Combine
+      windowing: {type: fixed, size: 10s}
+      config: {group_by: u, combine: {n: count}}
+    - type: WriteToFile
+      config: {path: $tmp/idle2.out.jsonl}
+options:
+  workers: 2
+  combiner_lifting: $lift
+Y
+  rm -f "$tmp/idle2.out.jsonl"
+  "$weir" run "$tmp/idle2.yaml" --progress=never 2>"$tmp/idle2.err" &
+  pid=$!
+  sleep 1.5
+  got=$(grep '"window_start":0,' "$tmp/idle2.out.jsonl" 2>/dev/null)
+  kill -TERM $pid
+  wait $pid
+  rc=$?
+  if [ "$got" = '{"u":"a","n":2,"window_start":0,"window_end":10000,"pane_timing":"ON_TIME","pane_index":0,"pane_last":true,"op":"+I"}' ] && [ $rc = 0 ]; then
+    ok "idle partitions, 2 workers, combiner_lifting $lift: the window fires with every record"
+  else
+    bad "idle partitions, 2 workers, combiner_lifting $lift: the window fires with every record" "got=$got exit=$rc" "$(cat "$tmp/idle2.err")"
+  fi
+done
+
 # --- weir kafka-dev: a Kafka-protocol cluster on 127.0.0.1 that kcat can use ---
 if command -v kcat >/dev/null; then
   "$weir" kafka-dev --topic t:2 >"$tmp/kd.out" 2>"$tmp/kd.err" </dev/null &
