@@ -166,7 +166,9 @@ static double run_point(const point *pt)
         }
     }
     double t0 = mono_s();
-    int err = weir_run(p, &(weir_run_options){.workers = pt->workers});
+    const char *nl = getenv("BENCH_NO_LIFT"); /* benchmarks/README.md */
+    int err = weir_run(p, &(weir_run_options){.workers = pt->workers,
+                                              .no_combiner_lifting = nl && *nl && *nl != '0'});
     double t = mono_s() - t0;
     if (err) {
         fprintf(stderr, "bench_scaling: %s\n", weir_pipeline_error(p));

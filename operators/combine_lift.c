@@ -298,7 +298,8 @@ static char *entry_of(lift *l, lslice *s, const weir_value *row)
         s->entries = ne;
         s->cap = cap;
     }
-    if (2 * (s->n + 1) > s->mask + 1) { /* at most half full */
+    /* at most a quarter full while small (short probes, and it stays in cache), else half */
+    if ((s->mask < (1u << 16) ? 4 : 2) * (uint64_t)(s->n + 1) > (uint64_t)s->mask + 1) {
         if (!grow_table(s, l)) return NULL;
         j = (uint32_t)(h >> 32) & s->mask;
         while (s->table[j]) j = (j + 1) & s->mask;
@@ -347,10 +348,11 @@ static lslice *slice_of(lift *l, const weir_value *row, int64_t t)
 
 /* Rows [r, end) of b (no mark among them), for a plan of np steps (0: agg_add) of the given
  * shape, both constants where it is instantiated (lift_rows_planned), as in combine.c's fast
- * paths. A one-integer key is found by its hash alone (the hash of an integer is a bijection of
+ * paths; int1: a key of one field. A one-integer key is found by its hash alone (the hash of an integer is a bijection of
  * it: weir/value.h); any other key through entry_of. Returns the row it stopped at. */
 static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const weir_batch *b,
                                                                 uint32_t r, uint32_t end,
+                                                                const bool int1,
                                                                 const uint32_t np,
                                                                 const uint32_t shape)
 {
@@ -358,11 +360,10 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
     agg_step plan[AGG_PLAN_MAX];
     memcpy(plan, aggs->plan, sizeof plan);
     const uint32_t nf = b->schema->n_fields;
-    const bool int1 = l->ng == 1;
     const int32_t g = int1 ? l->cfg->group[0] : 0;
     const size_t esize = l->esize, boff = E_KEY * 8 + l->ng * sizeof(weir_value);
     lslice *s = l->last;
-    for (; r < end && !l->status; r++) {
+    for (; r < end; r++) {
         if (b->wm[r] > l->wm) {
             if (advance(l, b->wm[r], true)) break;
             s = l->last;
@@ -370,7 +371,10 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
         const weir_value *row = b->values + (size_t)r * nf;
         int64_t t = b->ts[r];
         if (!s || t < s->start || t >= s->end) {
-            if (!(s = slice_of(l, row, t))) continue;
+            if (!(s = slice_of(l, row, t))) {
+                if (l->status) break;
+                continue; /* sent on alone */
+            }
         }
         char *e = NULL;
         if (int1 && row[g].type == WEIR_TYPE_INT) {
@@ -398,10 +402,11 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
     return r;
 }
 
-#define LIFT_ROWS(np, shape) lift_rows(l, b, r, end, np, shape)
+#define LIFT_ROWS(np, shape) lift_rows(l, b, r, end, true, np, shape)
 static uint32_t lift_rows_planned(lift *l, const weir_batch *b, uint32_t r, uint32_t end)
 {
     uint32_t np = l->cfg->aggs.n_plan, shape = agg_plan_shape(&l->cfg->aggs);
+    if (l->ng != 1) return lift_rows(l, b, r, end, false, 0, 0); /* keys of several fields */
     switch (np * 16 + shape) {
     case 16 + AGG_STEP_COUNT: return LIFT_ROWS(1, AGG_STEP_COUNT);
     case 16 + AGG_STEP_SUM: return LIFT_ROWS(1, AGG_STEP_SUM);
