@@ -63,6 +63,8 @@ typedef struct lift {
     lslice *last; /* the slice of the last record */
     int64_t wm;   /* input watermark */
     weir_batch *out;
+    int64_t sent_wm;   /* watermark of the last batch emitted */
+    int64_t last_emit; /* processing time of that (ms) */
     void *block; /* scratch block for a record sent on at once */
     int status;
 } lift;
@@ -142,6 +144,8 @@ static void slice_free(lslice *s)
 
 static int emit_out(lift *l)
 {
+    l->sent_wm = l->out->wm_after;
+    l->last_emit = weir_operator_now(l->op);
     int rc = weir_operator_emit(l->op, l->out);
     weir_batch_clear(l->out);
     if (rc && !l->status) l->status = rc;
@@ -426,6 +430,34 @@ static uint32_t lift_rows_planned(lift *l, const weir_batch *b, uint32_t r, uint
 
 static int lift_flush(weir_operator *op);
 
+/* Watermark progress alone (no rows) goes on at most every WM_EVERY_MS of processing time, or
+ * once WM_MARKS marks wait: sent after every input batch, it cost the receiving worker a
+ * wake-up per batch, which was most of what 2 workers spent beyond 1 (benchmarks/RESULTS.md).
+ * Meanwhile the watermark stays in the batch as a mark, so the Combine still sees every value,
+ * in order with the rows; only later in processing time (at most a millisecond). Rows, END and
+ * IDLE go at once. */
+enum { WM_EVERY_MS = 1, WM_MARKS = 4096 };
+
+static int progress(lift *l)
+{
+    if (l->wm <= l->sent_wm) return 0;
+    int64_t now = weir_operator_now(l->op);
+    if (now - l->last_emit >= WM_EVERY_MS || l->out->n_marks >= WM_MARKS) return emit_out(l);
+    if (weir_batch_mark(l->out, l->wm)) return fail_nomem(l); /* kept as a mark meanwhile */
+    weir_operator_wake_at(l->op, l->last_emit + WM_EVERY_MS);
+    return 0;
+}
+
+static int lift_on_time(weir_operator *op, int64_t now)
+{
+    (void)now;
+    lift *l = op->state;
+    if (l->wm <= l->sent_wm) return 0;
+    l->out->wm_after = l->wm;
+    l->out->flags = 0;
+    return emit_out(l);
+}
+
 static int lift_process(weir_operator *op, uint32_t input, const weir_batch *b)
 {
     (void)input;
@@ -449,7 +481,8 @@ static int lift_process(weir_operator *op, uint32_t input, const weir_batch *b)
         l->out->wm_after = l->wm;
     }
     l->out->flags = b->flags & (WEIR_BATCH_END | WEIR_BATCH_IDLE);
-    return emit_out(l);
+    if (l->out->n_rows || l->out->flags) return emit_out(l);
+    return progress(l);
 }
 
 /* Before a checkpoint barrier: every open slice goes out now. */
@@ -506,7 +539,7 @@ static int lift_open(weir_operator *op, const void *config, char *errbuf, size_t
     l->ng = cfg->n_group;
     l->words = cfg->aggs.state_size / 8;
     l->esize = E_KEY * 8 + l->ng * sizeof(weir_value) + cfg->aggs.state_size;
-    l->wm = WEIR_TIME_MIN;
+    l->wm = l->sent_wm = WEIR_TIME_MIN;
     l->block = calloc(1, cfg->aggs.state_size + 8);
     l->out = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!l->block || !l->out) return WEIR_ENOMEM;
@@ -518,5 +551,6 @@ const weir_operator_class weir__combine_lift_class = {
     .open = lift_open,
     .process = lift_process,
     .flush = lift_flush,
+    .on_time = lift_on_time,
     .close = lift_close,
 };
