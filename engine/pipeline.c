@@ -263,6 +263,11 @@ bool weir_pipeline_node_keyed(const weir_pipeline *p, uint32_t i)
     return weir_pipeline_node_input_keyed(p, i, 0);
 }
 
+bool weir_pipeline_node_lifted(const weir_pipeline *p, uint32_t i)
+{
+    return p && i < p->n_nodes && p->nodes[i].lift_cls;
+}
+
 bool weir_pipeline_node_input_keyed(const weir_pipeline *p, uint32_t i, uint32_t input)
 {
     const weir__node *n = &p->nodes[i];

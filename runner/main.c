@@ -255,7 +255,10 @@ static int cmd_graph(int argc, char **argv)
             if (ports[j])
                 printf(" [label=\"output %u\", style=dashed]", ports[j]);
             else if (weir_pipeline_node_input_keyed(p, i, j))
-                printf(" [label=\"exchange (by key)\", style=bold]");
+                printf(" [label=\"exchange (by key%s)\", style=bold]",
+                       j == 0 && weir_pipeline_node_lifted(p, i)
+                           ? "; pre-aggregated per worker when several run"
+                           : "");
             printf(";\n");
         }
     }

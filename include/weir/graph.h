@@ -78,6 +78,9 @@ const char *weir_pipeline_node_name(const weir_pipeline *p, uint32_t i);
 bool weir_pipeline_node_keyed(const weir_pipeline *p, uint32_t i);
 /* Whether input `input` of node i is partitioned by key (false for an input it does not have). */
 bool weir_pipeline_node_input_keyed(const weir_pipeline *p, uint32_t i, uint32_t input);
+/* Whether node i has a combiner lifted before the exchange of its input 0 (weir_lift_spec): used
+ * when several workers run. */
+bool weir_pipeline_node_lifted(const weir_pipeline *p, uint32_t i);
 /* Inputs of node i as (node index, port) pairs; returns their number. */
 uint32_t weir_pipeline_node_inputs(const weir_pipeline *p, uint32_t i, uint32_t *nodes,
                                    uint32_t *ports, uint32_t max);

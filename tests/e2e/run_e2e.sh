@@ -86,7 +86,7 @@ expect_run "run without a file" 2 "no pipeline file" -- run
 expect_run "bad --progress" 2 "--progress takes" -- run examples/clicks_per_user.yaml --progress=sometimes
 
 expect_run "graph" 0 "" -- graph examples/clicks_per_user.yaml
-if grep -q '^digraph weir {' "$tmp/out" && grep -q 'n1 -> n2 \[label="exchange (by key)"' "$tmp/out" &&
+if grep -q '^digraph weir {' "$tmp/out" && grep -q 'n1 -> n2 \[label="exchange (by key; pre-aggregated per worker when several run)"' "$tmp/out" &&
    [ "$(grep -c ' -> ' "$tmp/out")" = 3 ] && tail -1 "$tmp/out" | grep -q '^}$'; then
   ok "graph prints the DOT graph"; else bad "graph prints the DOT graph" "$(cat "$tmp/out")"; fi
 
