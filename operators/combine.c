@@ -2400,13 +2400,7 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
             c->fast_kind = FAST_SLIDING;
     }
     if (sliding) {
-        int64_t a = c->wf.size, b = c->wf.period;
-        while (b) {
-            int64_t r = a % b;
-            a = b;
-            b = r;
-        }
-        c->slice = a;
+        c->slice = weir__combine_slice_width(&c->wf);
         c->slice_size = 2 * sizeof(int64_t) + c->agg_size;
         c->scratch_block = calloc(1, c->agg_size);
         if (!c->scratch_block) return WEIR_ENOMEM;

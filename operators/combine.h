@@ -29,6 +29,18 @@ void weir__combine_config_free(void *config);
  * partial rows (the key fields, then the block as integers, then the number of records; NULL on
  * no memory). */
 extern const weir_operator_class weir__combine_lift_class;
+/* The width of a slice: gcd(size, period) for sliding windows (combine.c slices by it), the
+ * size for fixed ones. */
+static inline int64_t weir__combine_slice_width(const weir_window_fn *wf)
+{
+    int64_t a = wf->size, b = wf->type == WEIR_WINDOW_SLIDING ? wf->period : 0;
+    while (b) {
+        int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
 bool weir__combine_liftable(const combine_config *cfg);
 weir_schema *weir__combine_lift_schema(const combine_config *cfg);
 

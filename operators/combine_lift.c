@@ -525,17 +525,8 @@ static int lift_open(weir_operator *op, const void *config, char *errbuf, size_t
     l->cfg = cfg;
     l->op = op;
     const weir_window_fn *wf = &cfg->windowing.window;
-    l->width = wf->size;
+    l->width = weir__combine_slice_width(wf);
     l->offset = wf->offset;
-    if (wf->type == WEIR_WINDOW_SLIDING) { /* slices of gcd(size, period), as combine.c */
-        int64_t a = wf->size, b = wf->period;
-        while (b) {
-            int64_t r = a % b;
-            a = b;
-            b = r;
-        }
-        l->width = a;
-    }
     l->ng = cfg->n_group;
     l->words = cfg->aggs.state_size / 8;
     l->esize = E_KEY * 8 + l->ng * sizeof(weir_value) + cfg->aggs.state_size;
