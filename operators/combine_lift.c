@@ -65,8 +65,12 @@ typedef struct lift {
     weir_batch *out;
     int64_t sent_wm;   /* watermark of the last batch emitted */
     int64_t last_emit; /* processing time of that (ms) */
-    void *block; /* scratch block for a record sent on at once */
+    void *block;       /* scratch block for a record sent on at once */
     int status;
+    /* an IDLE batch went out, and no batch since that raised the watermark above idle_wm: the
+     * receivers still leave this channel out of their minimum, so nothing may be held back */
+    bool idle_out;
+    int64_t idle_wm;
 } lift;
 
 enum { E_HASH = 0, E_RECORDS = 1, E_KEY = 2 }; /* 8-byte words of an entry, then ng values */
@@ -102,7 +106,7 @@ weir_schema *weir__combine_lift_schema(const combine_config *cfg)
     uint32_t ng = cfg->n_group, words = cfg->aggs.state_size / 8, nf = ng + words + 1;
     const char **names = calloc(nf, sizeof *names);
     weir_type *types = calloc(nf, sizeof *types);
-    char (*num)[24] = calloc(words + 1, sizeof *num);
+    char(*num)[24] = calloc(words + 1, sizeof *num);
     weir_schema *s = NULL;
     if (names && types && num) {
         for (uint32_t i = 0; i < ng; i++) {
@@ -126,8 +130,8 @@ weir_schema *weir__combine_lift_schema(const combine_config *cfg)
 
 static int fail_nomem(lift *l)
 {
-    if (!l->status) l->status = weir_operator_fail(l->op, WEIR_ENOMEM, "%s: out of memory",
-                                                   l->op->name);
+    if (!l->status)
+        l->status = weir_operator_fail(l->op, WEIR_ENOMEM, "%s: out of memory", l->op->name);
     return l->status;
 }
 
@@ -144,6 +148,12 @@ static void slice_free(lslice *s)
 
 static int emit_out(lift *l)
 {
+    if (l->out->flags & WEIR_BATCH_IDLE) {
+        l->idle_out = true;
+        l->idle_wm = l->out->wm_after;
+    } else if (l->out->wm_after > l->idle_wm) {
+        l->idle_out = false; /* every receiver takes the channel back into its minimum */
+    }
     l->sent_wm = l->out->wm_after;
     l->last_emit = weir_operator_now(l->op);
     int rc = weir_operator_emit(l->op, l->out);
@@ -172,8 +182,8 @@ static int append_partial(lift *l, int64_t ts, int64_t wm, const weir_value *src
         }
     }
     const int64_t *w = block;
-    for (uint32_t i = 0; i < l->words; i++) v[l->ng + i] = (weir_value){.type = WEIR_TYPE_INT,
-                                                                       .as.i = w[i]};
+    for (uint32_t i = 0; i < l->words; i++)
+        v[l->ng + i] = (weir_value){.type = WEIR_TYPE_INT, .as.i = w[i]};
     v[l->ng + l->words] = (weir_value){.type = WEIR_TYPE_INT, .as.i = records};
     return 0;
 }
@@ -182,7 +192,7 @@ static int append_partial(lift *l, int64_t ts, int64_t wm, const weir_value *src
 static int close_first(lift *l, int64_t wm)
 {
     lslice *s = l->open[0];
-    int64_t ts = s->end - 1;
+    int64_t ts = s->end > s->start ? s->end - 1 : s->start; /* (a slice at the end of time) */
     for (uint32_t i = 0; i < s->n && !l->status; i++) {
         char *e = entry_at(l, s, i);
         if (append_partial(l, ts, wm, entry_key(e), NULL, entry_block(l, e),
@@ -352,12 +362,12 @@ static lslice *slice_of(lift *l, const weir_value *row, int64_t t)
 
 /* Rows [r, end) of b (no mark among them), for a plan of np steps (0: agg_add) of the given
  * shape, both constants where it is instantiated (lift_rows_planned), as in combine.c's fast
- * paths; int1: a key of one field. A one-integer key is found by its hash alone (the hash of an integer is a bijection of
- * it: weir/value.h); any other key through entry_of. Returns the row it stopped at. */
+ * paths; int1: a key of one field. A one-integer key is found by its hash alone (the hash of an
+ * integer is a bijection of it: weir/value.h); any other key through entry_of. Returns the row it
+ * stopped at. */
 static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const weir_batch *b,
                                                                 uint32_t r, uint32_t end,
-                                                                const bool int1,
-                                                                const uint32_t np,
+                                                                const bool int1, const uint32_t np,
                                                                 const uint32_t shape)
 {
     const agg_set *aggs = &l->cfg->aggs;
@@ -442,7 +452,8 @@ static int progress(lift *l)
 {
     if (l->wm <= l->sent_wm) return 0;
     int64_t now = weir_operator_now(l->op);
-    if (now - l->last_emit >= WM_EVERY_MS || l->out->n_marks >= WM_MARKS) return emit_out(l);
+    if (now - l->last_emit >= WM_EVERY_MS || now < l->last_emit || l->out->n_marks >= WM_MARKS)
+        return emit_out(l); /* (a clock that stepped back: at once) */
     if (weir_batch_mark(l->out, l->wm)) return fail_nomem(l); /* kept as a mark meanwhile */
     weir_operator_wake_at(l->op, l->last_emit + WM_EVERY_MS);
     return 0;
@@ -473,15 +484,17 @@ static int lift_process(weir_operator *op, uint32_t input, const weir_batch *b)
     if (!l->status) advance(l, b->wm_after, false);
     if (l->status) return l->status;
     l->out->wm_after = l->wm;
-    if ((b->flags & WEIR_BATCH_IDLE) && l->n_open) {
-        /* its input went idle: the watermark stays here while the Combine's may go on with the
-         * other channels, so what is held goes out now, in a batch of its own (a receiver leaves
-         * an IDLE batch's channel out of its minimum before reading the batch's rows) */
+    bool idle = b->flags & WEIR_BATCH_IDLE, end = b->flags & WEIR_BATCH_END;
+    if ((idle || l->idle_out || end) && (l->n_open || l->out->n_rows)) {
+        /* Its input went idle (or is idle downstream still): the watermark stays here while the
+         * Combine's may go on with the other channels, so what is held goes out now, in a
+         * batch of its own (a receiver leaves an IDLE batch's channel out of its minimum before
+         * reading the batch's rows). At END, everything held goes out whatever the watermark. */
         if (lift_flush(op)) return l->status;
         l->out->wm_after = l->wm;
     }
     l->out->flags = b->flags & (WEIR_BATCH_END | WEIR_BATCH_IDLE);
-    if (l->out->n_rows || l->out->flags) return emit_out(l);
+    if (l->out->n_rows || l->out->flags || (l->idle_out && l->wm > l->sent_wm)) return emit_out(l);
     return progress(l);
 }
 
@@ -530,7 +543,7 @@ static int lift_open(weir_operator *op, const void *config, char *errbuf, size_t
     l->ng = cfg->n_group;
     l->words = cfg->aggs.state_size / 8;
     l->esize = E_KEY * 8 + l->ng * sizeof(weir_value) + cfg->aggs.state_size;
-    l->wm = l->sent_wm = WEIR_TIME_MIN;
+    l->wm = l->sent_wm = l->idle_wm = WEIR_TIME_MIN;
     l->block = calloc(1, cfg->aggs.state_size + 8);
     l->out = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!l->block || !l->out) return WEIR_ENOMEM;
