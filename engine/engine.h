@@ -71,8 +71,8 @@ typedef struct weir__xchg {
     uint32_t n_key_fields;
     const weir_schema *schema; /* of the rows it moves (the lifted combiner's, if any) */
     int32_t lift_op;           /* index in each worker's ops of the lifted combiner, or -1 */
-    weir__ring *data; /* [from * n + to] */
-    weir__ring *free; /* [to * n + from]: batches going back to their sender */
+    weir__ring *data;          /* [from * n + to] */
+    weir__ring *free;          /* [to * n + from]: batches going back to their sender */
 } weir__xchg;
 
 /* Receiving side of an exchange in one worker: a watermark per channel (sending worker). */

@@ -196,7 +196,8 @@ static bool exchanged(const weir__run *run, uint32_t node, uint32_t input, uint3
 static const void *lifted_config(const weir__run *run, uint32_t i)
 {
     for (uint32_t xi = 0; xi < run->n_xchg; xi++)
-        if (run->xchg[xi].lift_op == (int32_t)i) return run->p->nodes[run->xchg[xi].consumer].config;
+        if (run->xchg[xi].lift_op == (int32_t)i)
+            return run->p->nodes[run->xchg[xi].consumer].config;
     return NULL;
 }
 
@@ -297,8 +298,8 @@ static int worker_instantiate(weir_worker *w)
         else if (i < n_nodes + run->n_xchg)
             rc = weir__xchg_send_open(op, &run->xchg[i - n_nodes]);
         else
-            rc = op->cls->open ? op->cls->open(op, lifted_config(run, i), errbuf, sizeof errbuf)
-                               : 0;
+            rc =
+                op->cls->open ? op->cls->open(op, lifted_config(run, i), errbuf, sizeof errbuf) : 0;
         if (rc) {
             if (errbuf[0])
                 weir_operator_fail(op, rc, "%s", errbuf);

@@ -1352,15 +1352,14 @@ static bool build_one(builder *b, weir_pipeline *p, transform *t)
     }
     case K_WRITE_KAFKA: {
         const char **conf = kafka_settings(c, "producer_config_updates");
-        weir_write_kafka(in,
-                         &(weir_kafka_sink){.topic = opt_text(c, "topic"),
-                                            .bootstrap_servers = opt_text(c, "bootstrap_servers"),
-                                            .format = opt_text(c, "format"),
-                                            .key = opt_text(c, "key"),
-                                            .config = conf,
-                                            .exactly_once = opt_text(c, "exactly_once") &&
-                                                            !strcmp(opt_text(c, "exactly_once"),
-                                                                    "true")});
+        weir_write_kafka(
+            in, &(weir_kafka_sink){.topic = opt_text(c, "topic"),
+                                   .bootstrap_servers = opt_text(c, "bootstrap_servers"),
+                                   .format = opt_text(c, "format"),
+                                   .key = opt_text(c, "key"),
+                                   .config = conf,
+                                   .exactly_once = opt_text(c, "exactly_once") &&
+                                                   !strcmp(opt_text(c, "exactly_once"), "true")});
         free(conf);
         break;
     }

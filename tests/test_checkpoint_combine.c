@@ -314,25 +314,21 @@ static int run_once(const ck_case *c, const char *dir, uint32_t workers, const c
                                : c->group == GROUP_K_G ? WEIR_FIELDS("k", "g")
                                                        : NULL;
     weir_stream *res = weir_combine(
-        in, &(weir_combine_spec){.group_by = group,
-                                 .window = c->windowing.window,
-                                 .allowed_lateness = c->windowing.allowed_lateness,
-                                 .trigger = weir_trigger_copy(c->windowing.trigger),
-                                 .accumulation = c->windowing.accumulation,
-                                 .aggregates = liftable
-                                                   ? WEIR_AGGREGATES(weir_count("n"),
-                                                                     weir_count("nv"),
-                                                                     weir_sum("v", "sum"),
-                                                                     weir_mean("v", "mean"))
-                                                   : WEIR_AGGREGATES(
-                                                         weir_count("n"), weir_count("nv"),
-                                                         weir_sum("v", "sum"), weir_min("v", "min"),
-                                                         weir_max("v", "max"),
-                                                         weir_mean("v", "mean"),
-                                                         weir_stddev("v", "sd"),
-                                                         weir_min("s", "smin"),
-                                                         weir_max("s", "smax")),
-                                 .late_output = !liftable});
+        in,
+        &(weir_combine_spec){
+            .group_by = group,
+            .window = c->windowing.window,
+            .allowed_lateness = c->windowing.allowed_lateness,
+            .trigger = weir_trigger_copy(c->windowing.trigger),
+            .accumulation = c->windowing.accumulation,
+            .aggregates =
+                liftable ? WEIR_AGGREGATES(weir_count("n"), weir_count("nv"), weir_sum("v", "sum"),
+                                           weir_mean("v", "mean"))
+                         : WEIR_AGGREGATES(weir_count("n"), weir_count("nv"), weir_sum("v", "sum"),
+                                           weir_min("v", "min"), weir_max("v", "max"),
+                                           weir_mean("v", "mean"), weir_stddev("v", "sd"),
+                                           weir_min("s", "smin"), weir_max("s", "smax")),
+            .late_output = !liftable});
     char out[600], late[600];
     snprintf(out, sizeof out, "%s/out.jsonl", dir);
     snprintf(late, sizeof late, "%s/late.jsonl", dir);
