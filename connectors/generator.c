@@ -13,6 +13,7 @@
 #include "weir/graph.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct gen_config {
     int64_t count, keys, per_ms, partitions;
@@ -41,6 +42,10 @@ static int gen_open(weir_operator *op, const void *config, char *errbuf, size_t 
         return WEIR_ENOMEM;
     s->batch = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!s->batch) return WEIR_ENOMEM;
+    /* every value is an integer: the type words are written once, here, and the fills write
+     * only the payloads (consumers borrow a batch read-only, so the words stay) */
+    for (size_t i = 0; i < (size_t)s->batch->capacity * 3; i++)
+        s->batch->values[i] = weir_value_int(0);
     s->batch->origin = "ReadFromGenerator";
     return 0;
 }
@@ -71,10 +76,10 @@ static void put_row(weir_batch *b, uint32_t r, const gen_config *c, int64_t i, u
     b->ts[r] = ts;
     b->wm[r] = wm;
     b->pos[r] = i + 1;
-    weir_value *v = b->values + (size_t)r * 3;
-    v[0] = weir_value_int(ts);
-    v[1] = weir_value_int((int64_t)k);
-    v[2] = weir_value_int(i % 1000);
+    weir_value *v = b->values + (size_t)r * 3; /* the type words are set (gen_open) */
+    v[0].as.i = ts;
+    v[1].as.i = (int64_t)k;
+    v[2].as.i = i % 1000;
 }
 
 /* One partition (every instance of a fresh run): the records of f in order. No division per
@@ -93,25 +98,41 @@ static uint32_t fill_one(gen_state *s, gen_part *f, uint32_t limit)
         n = 0;
     else if ((c->count - i - 1) / step + 1 < (int64_t)n) /* records left, without overflow */
         n = (uint32_t)((c->count - i - 1) / step + 1);
-    /* Two passes, each with few live values (one pass spilled registers): event times, the
-     * watermark before each row (its predecessor's ts) and positions; then the values. */
+    /* Three passes, each simple enough to stay in registers or be vectorized: event times (in
+     * runs of one instant when several records share one), then the watermark before each row
+     * (its predecessor's ts) and positions, then the values' payloads (gen_open set their
+     * types). */
     int64_t *restrict ts_out = b->ts, *restrict wm_out = b->wm, *restrict pos_out = b->pos;
     const int64_t per_ms = c->per_ms, pos0 = i + 1;
-    for (uint32_t r = 0; r < n; r++) {
-        ts_out[r] = ts;
-        wm_out[r] = wm;
-        pos_out[r] = pos0 + (int64_t)r * step;
-        wm = ts;
-        ts += d_ts;
-        ts_r += d_ts_r;
-        if (ts_r >= per_ms) ts_r -= per_ms, ts++;
+    if (d_ts == 0) { /* step < per_ms: d_ts_r = step records of an instant go by per step */
+        for (uint32_t r = 0; r < n;) {
+            int64_t same = (per_ms - ts_r + d_ts_r - 1) / d_ts_r; /* records left at ts */
+            uint32_t e = same < (int64_t)(n - r) ? r + (uint32_t)same : n;
+            ts_r += (int64_t)(e - r) * d_ts_r;
+            for (; r < e; r++) ts_out[r] = ts;
+            if (ts_r >= per_ms) ts_r -= per_ms, ts++;
+        }
+    } else {
+        for (uint32_t r = 0; r < n; r++) {
+            ts_out[r] = ts;
+            ts += d_ts;
+            ts_r += d_ts_r;
+            if (ts_r >= per_ms) ts_r -= per_ms, ts++;
+        }
     }
+    if (n) {
+        wm_out[0] = wm;
+        memcpy(wm_out + 1, ts_out, (size_t)(n - 1) * sizeof *wm_out);
+        wm = ts_out[n - 1];
+    }
+    int64_t pos = pos0; /* stepped, not multiplied: a 64-bit multiply does not vectorize */
+    for (uint32_t r = 0; r < n; r++, pos += step) pos_out[r] = pos;
     weir_value *restrict row = b->values;
     const uint64_t keys = (uint64_t)c->keys;
     for (uint32_t r = 0; r < n; r++, row += 3) {
-        row[0] = weir_value_int(ts_out[r]);
-        row[1] = weir_value_int((int64_t)k);
-        row[2] = weir_value_int(v);
+        row[0].as.i = ts_out[r];
+        row[1].as.i = (int64_t)k;
+        row[2].as.i = v;
         k += dk;
         if (k >= keys) k -= keys;
         v += d_v;

@@ -75,9 +75,11 @@
  * the operator's output watermark as it stood before the advance that fired them (the watermark
  * hold of §7). */
 #include "combine.h"
+#include "hot_slots.h"
 #include "timer_heap.h"
 #include "weir/error.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +210,8 @@ typedef struct combine {
     uint8_t fast_kind;  /* FAST_* ("the fast paths" below) */
     uint64_t *hashes;   /* of the keys of the batch in process */
     uint32_t cap_hashes;
+    hot_slots hot;  /* the fast paths: integer key -> its open block or slice (hot_slots.h) */
+    int64_t hot_lo; /* the open span's start the current generation was filled for */
     /* time */
     int64_t wm;     /* input watermark */
     int64_t out_wm; /* watermark of the rows emitted */
@@ -1739,6 +1743,7 @@ static int combine_snapshot(weir_operator *op, weir_snap_writer *wr)
         c->snap_n_pt = n_pt;
     }
     c->epoch++; /* every key has the previous stamp: each snapshot stamps all of them */
+    hot_slots_bump(&c->hot); /* a key's next change must go through key_changing first */
     c->snap_w = wr;
     c->snap_cursor = 0;
     c->snap_rc = 0;
@@ -1922,6 +1927,7 @@ static int restore_key(combine *c, uint32_t group, weir_value *vals, weir_snap_r
 static int combine_restore(weir_operator *op, uint32_t group, weir_snap_reader *r)
 {
     combine *c = op->state;
+    hot_slots_bump(&c->hot);
     uint32_t version = weir_snap_get_u32(r);
     uint64_t fp = weir_snap_get_u64(r);
     if (!weir_snap_ok(r)) return corrupt(c, "truncated header");
@@ -2065,6 +2071,18 @@ static uint32_t process_lifted(combine *c, const weir_batch *b, uint32_t r, uint
  *   - FAST_SLIDING: fast slicing (sliding windows, default trigger, no lateness), one group
  *     field, no change-log input. A record whose slice is its key's last one, and which no
  *     window of it has passed (the watermark is below the slice's end), is added to it.
+ *
+ * While the keys are few (HOT_MAX_KEYS), the blocks (FAST_FIXED) or slice entries (FAST_SLIDING)
+ * the loop added to are cached by integer key in hot slots (hot_slots.h), and hot_run takes the
+ * runs of records that hit them in a loop of a few instructions a record. A cached pointer is
+ * right for as long as the generation it was put in, by this invariant: the open span does not
+ * change (RELOAD bumps the generation when it does), no snapshot starts (combine_snapshot and
+ * combine_restore bump it), and the key takes no other path. The last holds without a bump: a
+ * window or slice of the open span cannot fire, be collected or move while the watermark is
+ * below the span's end (hot_run stops at a rising watermark, and the span then ends or stays);
+ * any other record of the key is either the same fast case (which leaves the pointer right) or
+ * outside the open span, and so changes the span first. Debug builds check the invariant at
+ * every hit (hot_slot_right).
  */
 
 /* key_hash of a one-field key holding the integer *v. */
@@ -2073,11 +2091,72 @@ static inline uint64_t int_key_hash(const weir_value *v)
     return weir_value_hash(v, WEIR__KEY_SEED);
 }
 
+/* Keys beyond which the fast paths leave the hot slots alone: the slots (24 bytes, at most half
+ * full) would no longer stay in cache, and the table's prefetching path (PF_MIN_TABLE) is the
+ * better one. */
+enum { HOT_MAX_KEYS = HOT_MAX_CAP / 4 };
+
+/* Caches key -> ptr and refreshes the loop's copies of the cache's fields (a put may grow it). */
+static inline void hot_put(combine *c, int64_t key, void *ptr, const hot_slot **hs, size_t *hmask,
+                           uint32_t *hshift, uint32_t *hgen)
+{
+    hot_slots_put(&c->hot, key, ptr);
+    *hs = c->hot.s;
+    *hmask = c->hot.cap - 1;
+    *hshift = c->hot.shift;
+    *hgen = c->hot.s ? c->hot.gen : 0;
+}
+
 /* The slice of time t as the fast sliding path needs it: [lo, hi) and the first window end
  * after it (where the key's timer must be at most). */
 static inline void fast_slice_at(combine *c, int64_t t)
 {
     c->fslice_due = end_after(c, span_start(&c->fslice, t, c->slice, c->wf.offset));
+}
+
+#ifndef NDEBUG
+/* Whether acc is what the table says a record of row's key at the open span [lo, ...) adds to:
+ * the invariant of the hot slots, checked at every hit in debug builds. */
+static bool hot_slot_right(combine *c, const weir_value *row, const int64_t *acc, int64_t lo,
+                           int kind)
+{
+    keyent *k = key_find(c, row, true, key_hash(c, row, true), false);
+    if (!k || (c->snap_w && k->stamp != c->epoch)) return false;
+    if (kind == FAST_FIXED) {
+        win *w = k->n_win ? key_wins(k)[k->n_win - 1] : NULL;
+        return w && win_cur(c, w) == acc && w->start == lo && w->pending &&
+               !(w->flags & (W_ONTIME_DONE | W_CLOSED));
+    }
+    const int64_t *e = k->n_slices ? slice_entry(c, k, k->n_slices - 1) : NULL;
+    return e == acc && e[0] == lo && k->next_due <= c->fslice_due;
+}
+#endif
+
+/* The commonest case alone, in a loop of its own with few live values: rows [r, end) of b as
+ * long as each is a hot slot's (its integer key cached in generation gen, its time in the open
+ * span [lo, lo + width), the watermark not rising before it). Returns the first row it did not
+ * take, or UINT32_MAX (after fail_nomem) when memory ran out. */
+static inline __attribute__((always_inline)) uint32_t
+hot_run(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,
+        uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint32_t hgen,
+        const agg_step *plan, const int kind, const uint32_t np, const uint32_t shape)
+{
+    const agg_set *aggs = &c->cfg->aggs;
+    const uint32_t nf = b->schema->n_fields;
+    const int64_t *restrict ts = b->ts, *restrict wms = b->wm;
+    const weir_value *row = weir_batch_row(b, r), *kv = row + c->group[0];
+    for (; r < end; r++, row += nf, kv += nf) {
+        int64_t t = ts[r];
+        if (wms[r] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width) break;
+        int64_t *acc = hot_slots_find_in(hs, hmask, hshift, hgen, kv->as.i);
+        if (!acc) break;
+        assert(hot_slot_right(c, row, acc, lo, kind));
+        if (kind == FAST_SLIDING) acc[1]++;
+        void *block = kind == FAST_FIXED ? acc : acc + 2;
+        if (np ? agg_add_planned(aggs, plan, np, shape, block, row) : agg_add(aggs, block, row, 1))
+            return fail_nomem(c), UINT32_MAX;
+    }
+    return r;
 }
 
 /* The loop, for one kind (FAST_FIXED or FAST_SLIDING) and a plan of np steps (0: none, the
@@ -2102,8 +2181,21 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     size_t mask;
     uint64_t seed; /* home_slot's: slot_of(h, seed, shift) */
     unsigned shift;
+    /* the hot slots (hot_slots.h), while the keys are few enough for them to stay in cache */
+    const bool hot = c->n_keys <= HOT_MAX_KEYS;
+    const hot_slot *hs;
+    size_t hmask;
+    uint32_t hshift, hgen;
 #define RELOAD()                                                                                   \
     do {                                                                                           \
+        if (span->lo != c->hot_lo) { /* another open span: every cached block is another's */      \
+            hot_slots_bump(&c->hot);                                                               \
+            c->hot_lo = span->lo;                                                                  \
+        }                                                                                          \
+        hs = c->hot.s;                                                                             \
+        hmask = c->hot.cap - 1;                                                                    \
+        hshift = c->hot.shift;                                                                     \
+        hgen = hs ? c->hot.gen : 0; /* 0: no slot is of it */                                      \
         wm = c->wm;                                                                                \
         table = c->table;                                                                          \
         mask = c->table_cap - 1;                                                                   \
@@ -2118,6 +2210,15 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     if (c->status) return r; /* e.g. an advance() for a mark just before */
     const weir_value *row = weir_batch_row(b, r);
     for (; r < end; r++, row += nf) {
+        if (hot && hgen && width) {
+            uint32_t next = hot_run(c, b, r, end, wm, lo, width, hs, hmask, hshift, hgen, plan,
+                                    kind, np, shape);
+            if (next == UINT32_MAX) return r;
+            TEST_COUNT(c, hot, next - r);
+            row += (size_t)(next - r) * nf;
+            r = next;
+            if (r == end) break;
+        }
         if (b->wm[r] > wm) {
             advance(c, b->wm[r]);
             if (c->status) break;
@@ -2143,6 +2244,10 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                            : agg_add(aggs, block, row, 1))
                         return fail_nomem(c), r;
                     if (!w->pending) w->pending = 1; /* only "any?" matters (see add_to) */
+                    /* until the generation moves on or the key takes the general path, its
+                     * next records are the same case: w is its last window, open, on time,
+                     * pending, written by this snapshot (key_changing) */
+                    if (hot) hot_put(c, kv->as.i, block, &hs, &hmask, &hshift, &hgen);
                     continue;
                 }
             } else {
@@ -2157,6 +2262,8 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                         key_timer(c, k, c->fslice_due);
                         if (c->status) return r + 1;
                     }
+                    /* likewise: e is its last slice, the one open, its timer at most due */
+                    if (hot) hot_put(c, kv->as.i, e, &hs, &hmask, &hshift, &hgen);
                     continue;
                 }
             }
@@ -2347,6 +2454,7 @@ static void combine_close(weir_operator *op)
     free(c->lift_block);
     free(c->lift_group);
     free(c->hashes);
+    hot_slots_free(&c->hot);
     free(c->table);
     free(c->due);
     free(c->touched);
@@ -2387,6 +2495,8 @@ static int combine_open(weir_operator *op, const void *config, char *errbuf, siz
     c->fast = sliding && c->default_trigger && c->lateness == 0;
     c->sliced = sliding && !c->fast;
     c->lifted = weir_operator_input_lifted(op, 0);
+    hot_slots_init(&c->hot);
+    c->hot_lo = INT64_MIN;
     if (c->lifted) { /* partial rows: the key first, then the block (combine_lift.c) */
         c->lift_group = calloc(cfg->n_group + 1, sizeof *c->lift_group);
         c->lift_block = calloc(1, c->agg_size + 8);

@@ -53,6 +53,7 @@ typedef struct combine_test_stats {
     _Atomic uint64_t cow;      /* keys written first because they were about to change */
     _Atomic uint64_t moved;    /* keys written first because a removal moved them behind the walk */
     _Atomic uint64_t restarts; /* walks started over because the table grew */
+    _Atomic uint64_t hot;      /* records the fast paths' hot slots took (not only in snapshots) */
 } combine_test_stats;
 extern combine_test_stats weir__combine_test;
 

@@ -70,7 +70,15 @@ typedef struct ck_source {
     int64_t bound;
     int64_t *clock;
     uint32_t sleep_us;
+    bool int_keys; /* k is an integer (int_key), not the key's string */
 } ck_source;
+
+/* The integer standing for key "a0".."c2" (letter and digit), for the Combine's fast paths,
+ * which take one integer group field only. */
+static int64_t int_key(const char *key)
+{
+    return (int64_t)(key[0] - 'a') * 10 + (key[1] - '0') - 7; /* some negative */
+}
 
 typedef struct cs_state {
     const ck_source *cfg;
@@ -119,7 +127,8 @@ static int cs_pull(weir_operator *op, uint32_t max_rows)
         return WEIR_PULL_MORE;
     }
     weir_value *v = weir_batch_append(b, e->t, s->wm);
-    v[0] = weir_value_string(e->key, strlen(e->key));
+    v[0] = s->cfg->int_keys ? weir_value_int(int_key(e->key))
+                            : weir_value_string(e->key, strlen(e->key));
     v[1] = weir_value_int(e->t);
     v[2] = e->has_v ? weir_value_int(e->v) : WEIR_NULL_VALUE;
     int len = snprintf(s->s, sizeof s->s, "x%" PRId64, e->v * 7 % 100);
@@ -226,6 +235,30 @@ static void make_events(uint64_t seed, ck_case *c, ref_case *rc)
     }
 }
 
+/* Events nearly in order, many per key and window: what the fast paths and their hot slots are
+ * for (a key's records in its open window, one after another). 600 records, 6 per instant, over
+ * keys a0..b2, with some out of order by up to 2 and one in 40 late by 12 to 30. */
+static void make_ordered_events(uint64_t seed, ck_case *c)
+{
+    static const char *const keys[] = {"a0", "a1", "a2", "b0", "b1", "b2"};
+    uint64_t h = seed * 0x9E3779B97F4A7C15ULL + 1;
+    c->bound = 3;
+    c->start_proc_time = 0;
+    c->n = 600;
+    for (uint32_t i = 0; i < c->n; i++) {
+        h ^= h >> 29;
+        h *= 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 32;
+        ck_event *e = &c->ev[i];
+        memset(e, 0, sizeof *e);
+        snprintf(e->key, sizeof e->key, "%s", keys[(h >> 8) % 6]);
+        e->t = (int64_t)(i / 6) - (int64_t)((h >> 16) % 3);
+        if ((h >> 24) % 40 == 0) e->t -= 12 + (int64_t)((h >> 32) % 19);
+        e->has_v = (h >> 40) % 10 != 0;
+        e->v = (int64_t)((h >> 44) % 200) - 50;
+    }
+}
+
 static void describe_trigger(const weir_trigger *t, char *buf, size_t n)
 {
     if (!t) {
@@ -295,16 +328,20 @@ static int64_t fake_clock(void *ctx)
  * that at several workers each worker pre-aggregates before the exchange
  * (operators/combine_lift.c) and a checkpoint flushes what it holds. */
 static bool liftable;
+/* The fast-path tests: k is an integer, so that the Combine's fast paths (fixed windows and
+ * fast slicing with the default trigger, one integer group field) and their hot slots take the
+ * records, and a checkpoint must make them go through copy-on-write first. */
+static bool int_keys;
 
 static int run_once(const ck_case *c, const char *dir, uint32_t workers, const char *ck,
                     uint32_t crash_after, char *err, size_t errlen)
 {
     int64_t clock = c->start_proc_time;
-    ck_source src = {c->ev, c->n, c->bound, &clock, ck ? 40 : 0};
+    ck_source src = {c->ev, c->n, c->bound, &clock, ck ? 40 : 0, int_keys};
     weir_pipeline *p = weir_pipeline_create();
     static const char *const names[] = {"k", "t", "v", "s", "g"};
-    static const weir_type types[] = {WEIR_TYPE_STRING, WEIR_TYPE_INT, WEIR_TYPE_ANY, WEIR_TYPE_ANY,
-                                      WEIR_TYPE_INT};
+    const weir_type types[] = {int_keys ? WEIR_TYPE_INT : WEIR_TYPE_STRING, WEIR_TYPE_INT,
+                               WEIR_TYPE_ANY, WEIR_TYPE_ANY, WEIR_TYPE_INT};
     weir_stream *in =
         weir_pipeline_add_node(p, &(weir_node_spec){.kind = "CkSource",
                                                     .cls = &ck_source_class,
@@ -614,7 +651,9 @@ static weir_trigger *t_repeat_first_of(void)
     return weir_trigger_repeat(weir_trigger_after_first(l, 2));
 }
 
-static void fixed_configs(group_mode only, const char *what)
+/* only_fast: just the configurations the Combine has a fast path for (fixed windows or fast
+ * slicing, the default trigger) */
+static void fixed_configs(group_mode only, bool only_fast, const char *what)
 {
     const fixed_config configs[] = {
         {weir_fixed(10), 0, WEIR_DISCARDING, t_default, GROUP_K},
@@ -649,11 +688,17 @@ static void fixed_configs(group_mode only, const char *what)
     t.expect_cow = only != GROUP_NONE;
     for (size_t i = 0; i < sizeof configs / sizeof *configs && t.failed < 3; i++) {
         if (configs[i].group != only) continue;
+        weir_window_type wt = configs[i].window.type;
+        if (only_fast &&
+            (configs[i].trigger != t_default ||
+             !(wt == WEIR_WINDOW_FIXED || (wt == WEIR_WINDOW_SLIDING && configs[i].lateness == 0))))
+            continue;
         for (uint64_t s = 0; s < seeds; s++) {
             ref_case rc;
             uint64_t seed = 1000 + i * 100 + s;
             make_events(seed, &c, &rc);
             ref_case_free(&rc);
+            if (only_fast) make_ordered_events(seed, &c);
             c.windowing = (weir_windowing){.window = configs[i].window,
                                            .allowed_lateness = configs[i].lateness,
                                            .accumulation = configs[i].mode,
@@ -669,25 +714,36 @@ static void fixed_configs(group_mode only, const char *what)
 
 Test(checkpoint_combine, fixed_configurations, .timeout = 900)
 {
-    fixed_configs(GROUP_K, "fixed configurations");
+    fixed_configs(GROUP_K, false, "fixed configurations");
+}
+
+Test(checkpoint_combine, fast_paths_integer_keys, .timeout = 900)
+{
+    uint64_t hot = atomic_load(&weir__combine_test.hot);
+    int_keys = true;
+    fixed_configs(GROUP_K, true, "integer keys (the fast paths)");
+    int_keys = false;
+    hot = atomic_load(&weir__combine_test.hot) - hot;
+    fprintf(stderr, "checkpoint_combine integer keys: %" PRIu64 " records by the hot slots\n", hot);
+    cr_assert_gt(hot, 0, "the fast paths' hot slots took no record");
 }
 
 Test(checkpoint_combine, fixed_configurations_lifted, .timeout = 900)
 {
     liftable = true;
-    fixed_configs(GROUP_K, "fixed configurations, lifted at several workers");
-    fixed_configs(GROUP_K_G, "two group fields, lifted at several workers");
+    fixed_configs(GROUP_K, false, "fixed configurations, lifted at several workers");
+    fixed_configs(GROUP_K_G, false, "two group fields, lifted at several workers");
     liftable = false;
 }
 
 Test(checkpoint_combine, without_group_fields, .timeout = 600)
 {
-    fixed_configs(GROUP_NONE, "without group fields");
+    fixed_configs(GROUP_NONE, false, "without group fields");
 }
 
 Test(checkpoint_combine, two_group_fields, .timeout = 600)
 {
-    fixed_configs(GROUP_K_G, "two group fields");
+    fixed_configs(GROUP_K_G, false, "two group fields");
 }
 
 /* A checkpoint of a Combine is refused by a Combine of another configuration (here: another
