@@ -2091,20 +2091,20 @@ static inline uint64_t int_key_hash(const weir_value *v)
     return weir_value_hash(v, WEIR__KEY_SEED);
 }
 
-/* Keys beyond which the fast paths leave the hot slots alone: the slots (24 bytes, at most half
+/* Keys beyond which the fast paths leave the hot slots alone: the slots (16 bytes, at most half
  * full) would no longer stay in cache, and the table's prefetching path (PF_MIN_TABLE) is the
  * better one. */
 enum { HOT_MAX_KEYS = HOT_MAX_CAP / 4 };
 
 /* Caches key -> ptr and refreshes the loop's copies of the cache's fields (a put may grow it). */
 static inline void hot_put(combine *c, int64_t key, void *ptr, const hot_slot **hs, size_t *hmask,
-                           uint32_t *hshift, uint32_t *hgen)
+                           uint32_t *hshift, uint64_t *hgen)
 {
     hot_slots_put(&c->hot, key, ptr);
     *hs = c->hot.s;
     *hmask = c->hot.cap - 1;
     *hshift = c->hot.shift;
-    *hgen = c->hot.s ? c->hot.gen : 0;
+    *hgen = c->hot.s ? hot_gen_tag(c->hot.gen) : 0;
 }
 
 /* The slice of time t as the fast sliding path needs it: [lo, hi) and the first window end
@@ -2132,19 +2132,62 @@ static bool hot_slot_right(combine *c, const weir_value *row, const int64_t *acc
 }
 #endif
 
+/* Whether the np steps of a plan all have a kind known from shape (AGG_STEP_COUNT or _SUM): the
+ * hot loop then knows each step's state offset too (agg_set_init lays them out in order). */
+static inline bool shape_known(uint32_t np, uint32_t shape)
+{
+    return np >= 1 && np <= 2 && (shape & 3) && (np < 2 || ((shape >> 2) & 3));
+}
+
 /* The commonest case alone, in a loop of its own with few live values: rows [r, end) of b as
  * long as each is a hot slot's (its integer key cached in generation gen, its time in the open
  * span [lo, lo + width), the watermark not rising before it). Returns the first row it did not
- * take, or UINT32_MAX (after fail_nomem) when memory ran out. */
+ * take, or UINT32_MAX (after fail_nomem) when memory ran out.
+ *
+ * For a plan of one or two counts and sums (shape_known), every test comes before any change:
+ * a sum's value that is not an integer, or an integer sum about to overflow, ends the run at
+ * that row, which then takes the loop's own path (agg_add_one spills or converts there). */
 static inline __attribute__((always_inline)) uint32_t
 hot_run(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,
-        uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint32_t hgen,
+        uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint64_t hgen,
         const agg_step *plan, const int kind, const uint32_t np, const uint32_t shape)
 {
     const agg_set *aggs = &c->cfg->aggs;
-    const uint32_t nf = b->schema->n_fields;
+    const size_t nf = b->schema->n_fields;
     const int64_t *restrict ts = b->ts, *restrict wms = b->wm;
-    const weir_value *row = weir_batch_row(b, r), *kv = row + c->group[0];
+    const weir_value *kv = weir_batch_row(b, r) + c->group[0];
+    if (shape_known(np, shape)) {
+        /* each step: its kind, its state's offset in the block (in int64s: a count is 1, a sum
+         * 4), and its value's position relative to the key's */
+        const uint32_t k0 = shape & 3, k1 = np > 1 ? (shape >> 2) & 3 : 0;
+        const size_t o0 = 0, o1 = k0 == AGG_STEP_COUNT ? 1 : 4;
+        const ptrdiff_t v0 = (ptrdiff_t)plan[0].field - (ptrdiff_t)c->group[0];
+        const ptrdiff_t v1 = np > 1 ? (ptrdiff_t)plan[1].field - (ptrdiff_t)c->group[0] : 0;
+        assert(plan[0].offset == o0 * 8 && (np < 2 || plan[1].offset == o1 * 8));
+        for (; r < end; r++, kv += nf) {
+            const int64_t t = ts[r], key = kv->as.i;
+            if (wms[r] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width)
+                break;
+            int64_t *acc = hot_slots_find_in(hs, hmask, hshift, hgen, key);
+            if (!acc) break;
+            assert(hot_slot_right(c, kv - c->group[0], acc, lo, kind));
+            int64_t *blk = kind == FAST_FIXED ? acc : acc + 2;
+            int64_t s0 = 0, s1 = 0; /* the sums' new integer parts */
+            if (k0 == AGG_STEP_SUM &&
+                (kv[v0].type != WEIR_TYPE_INT || __builtin_add_overflow(blk[o0], kv[v0].as.i, &s0)))
+                break;
+            if (k1 == AGG_STEP_SUM &&
+                (kv[v1].type != WEIR_TYPE_INT || __builtin_add_overflow(blk[o1], kv[v1].as.i, &s1)))
+                break;
+            if (kind == FAST_SLIDING) acc[1]++;
+            if (k0 == AGG_STEP_COUNT) blk[o0]++;
+            if (k0 == AGG_STEP_SUM) blk[o0] = s0, blk[o0 + 3]++; /* agg_sum_state's i and n */
+            if (k1 == AGG_STEP_COUNT) blk[o1]++;
+            if (k1 == AGG_STEP_SUM) blk[o1] = s1, blk[o1 + 3]++;
+        }
+        return r;
+    }
+    const weir_value *row = kv - c->group[0];
     for (; r < end; r++, row += nf, kv += nf) {
         int64_t t = ts[r];
         if (wms[r] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width) break;
@@ -2185,7 +2228,8 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     const bool hot = c->n_keys <= HOT_MAX_KEYS;
     const hot_slot *hs;
     size_t hmask;
-    uint32_t hshift, hgen;
+    uint32_t hshift;
+    uint64_t hgen; /* the generation's tag (hot_gen_tag), 0 without slots */
 #define RELOAD()                                                                                   \
     do {                                                                                           \
         if (span->lo != c->hot_lo) { /* another open span: every cached block is another's */      \
@@ -2195,7 +2239,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
         hs = c->hot.s;                                                                             \
         hmask = c->hot.cap - 1;                                                                    \
         hshift = c->hot.shift;                                                                     \
-        hgen = hs ? c->hot.gen : 0; /* 0: no slot is of it */                                      \
+        hgen = hs ? hot_gen_tag(c->hot.gen) : 0; /* 0: no slot is of it */                         \
         wm = c->wm;                                                                                \
         table = c->table;                                                                          \
         mask = c->table_cap - 1;                                                                   \

@@ -2,6 +2,8 @@
  * windowing.md §8 (expected rows copied from the spec, not from the program), plus corner cases
  * worked out by hand: empty on-time panes, late-created windows, closed windows, negative
  * timestamps, accumulation modes, session merges, aggregates. */
+#include "combine.h"
+
 #include <criterion/criterion.h>
 #include <weir/weir.h>
 
@@ -174,6 +176,55 @@ Test(corners, session_merge_retracting)
            WEIR_FIELDS("[0,5) 1 1 EARLY 0 +I", "[0,5) 1 1 EARLY 0 -D", "[0,8) 2 3 EARLY 1 +I",
                        "[20,25) 1 5 EARLY 0 +I", "[0,8) 2 3 ON_TIME 2 -U", "[0,8) 2 3 ON_TIME 2 +U",
                        "[20,25) 1 5 ON_TIME 1 -U", "[20,25) 1 5 ON_TIME 1 +U"));
+}
+
+/* ---- the hot slots' run: sums that are not plain integer additions ----
+ *
+ * With one integer group field, a count and a sum, records of a key already in its open window
+ * take the hot slots' run (operators/combine.c, "the fast paths"), which adds integers itself
+ * and leaves every other case to the general path: a null value (not summed, still counted), a
+ * float (the sum becomes a float), an integer sum that would overflow (the integer part stays
+ * exact, the excess goes to the float part). Three keys, interleaved, all at t = 1 (no
+ * watermark between them): a key's first record creates its window, its second is added by the
+ * fast path, which caches the window's block; from the third on the run takes them. Worked out
+ * by hand:
+ *   key 1: 5, 7, null, 11, 2            -> n 5, total 25 (an integer)
+ *   key 2: 1, 4, 2.5, 8                 -> n 4, total 15.5
+ *   key 3: 2^62, 2^62, 2^62, 2^62, 3    -> n 5, total 2^64 + 3, a float (1.84467e+19 by %g):
+ *          the second, third and fourth would overflow the integer part and go to the float
+ *          part; an addition that wrapped around would leave -2^62 + 3 + 2^62 = 3 instead. */
+#define RK(k, v) "{\"k\":" #k ",\"t\":1,\"v\":" #v "}"
+
+Test(hot_slots, sums_with_nulls_floats_and_overflow)
+{
+    setenv("WEIR_TEST_SNAPSHOT_BUDGET", "1000", 1); /* counts what the hot slots took */
+    uint64_t hot = atomic_load(&weir__combine_test.hot);
+    collected c;
+    memset(&c, 0, sizeof c);
+    weir_pipeline *p = weir_pipeline_create();
+    weir_stream *in = weir_create(
+        p, &(weir_create_source){
+               .elements = WEIR_FIELDS(RK(1, 5), RK(2, 1), RK(3, 4611686018427387904), RK(1, 7),
+                                       RK(2, 4), RK(3, 4611686018427387904), RK(1, null),
+                                       RK(2, 2.5), RK(3, 4611686018427387904), RK(1, 11), RK(2, 8),
+                                       RK(3, 4611686018427387904), RK(1, 2), RK(3, 3)),
+               .timestamp = "t",
+               .fields = WEIR_FIELDS("k", "t", "v")});
+    weir_stream *out =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = weir_fixed(10),
+                                              .aggregates = WEIR_AGGREGATES(
+                                                  weir_count("n"), weir_sum("v", "total"))});
+    weir_collect(out, collect_row, &c);
+    int err = weir_run(p, &(weir_run_options){.workers = 1});
+    cr_assert_eq(err, 0, "run failed: %s", weir_pipeline_error(p));
+    weir_pipeline_destroy(p);
+    expect(&c, WEIR_FIELDS("[0,10) 5 25 ON_TIME 0 +I", "[0,10) 4 15.5 ON_TIME 0 +I",
+                           "[0,10) 5 1.84467e+19 ON_TIME 0 +I"));
+    /* records 3 to 5 of key 1, 3 and 4 of key 2, 3 to 5 of key 3 reach the run; it takes those
+     * it can add as integers: 11 and 2, 8, 3 */
+    cr_assert_eq(atomic_load(&weir__combine_test.hot) - hot, 4, "the hot slots took %llu records",
+                 (unsigned long long)(atomic_load(&weir__combine_test.hot) - hot));
 }
 
 /* ---- many integer keys: the fast paths with a large key table ----
