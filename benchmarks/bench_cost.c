@@ -22,6 +22,10 @@
  *     build/benchmarks/bench_cost [fixed|sliding|sessions] [records=20000000] [keys=1000]
  *                                 [runs=5] [workers=1] [engine-only]
  *
+ * Besides the ratio of the medians, it prints the median of the runs' own ratios (each engine
+ * run against the baseline run right after it): the machine's speed drifts over seconds, and a
+ * pair taken together drifts together.
+ *
  * engine-only: runs the engine alone and prints its times, no baseline and no check (for
  * profiling with perf record or valgrind --tool=callgrind). BENCH_BATCH=N in the environment
  * sets the engine's batch size (default 1024); BENCH_NO_LIFT=1 runs several workers without
@@ -286,6 +290,9 @@ int main(int argc, char **argv)
                 b);
         return 1;
     }
+    double pr[64]; /* each run's ratio: its weir run and the baseline run right after it */
+    for (int r = 0; r < runs; r++) pr[r] = tb[r] / te[r];
+    qsort(pr, (size_t)runs, sizeof *pr, cmp_double);
     qsort(te, (size_t)runs, sizeof *te, cmp_double);
     qsort(tb, (size_t)runs, sizeof *tb, cmp_double);
     double me = te[runs / 2], mb = tb[runs / 2];
@@ -298,6 +305,8 @@ int main(int argc, char **argv)
     printf("  baseline: %8.3f s  %12.0f records/s (hand-written single-threaded C loop)\n", mb,
            (double)n / mb);
     printf("  ratio weir/baseline: %.2fx\n", mb / me);
+    printf("  paired ratio: %.2fx (median of the %d runs' ratios, min %.2fx, max %.2fx)\n",
+           pr[runs / 2], runs, pr[0], pr[runs - 1]);
     remove(a);
     remove(b);
     return 0;

@@ -2148,9 +2148,9 @@ static inline bool shape_known(uint32_t np, uint32_t shape)
  * a sum's value that is not an integer, or an integer sum about to overflow, ends the run at
  * that row, which then takes the loop's own path (agg_add_one spills or converts there). */
 static inline __attribute__((always_inline)) uint32_t
-hot_run(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,
-        uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint64_t hgen,
-        const agg_step *plan, const int kind, const uint32_t np, const uint32_t shape)
+hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,
+             uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint64_t hgen,
+             const agg_step *plan, const int kind, const uint32_t np, const uint32_t shape)
 {
     const agg_set *aggs = &c->cfg->aggs;
     const size_t nf = b->schema->n_fields;
@@ -2168,8 +2168,16 @@ hot_run(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, i
             const int64_t t = ts[r], key = kv->as.i;
             if (wms[r] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width)
                 break;
-            int64_t *acc = hot_slots_find_in(hs, hmask, hshift, hgen, key);
-            if (!acc) break;
+            /* hot_slots_find_in, with the home slot's hit first and no test for NULL (a slot
+             * of the generation holds a pointer) */
+            size_t j = hot_home(key, hshift);
+            while (hs[j].key != key) {
+                if (hs[j].tagged == 0) goto out;
+                j = (j + 1) & hmask;
+            }
+            const uint64_t p = hs[j].tagged ^ hgen;
+            if (p > HOT_PTR_MASK) break;
+            int64_t *acc = (int64_t *)(uintptr_t)p;
             assert(hot_slot_right(c, kv - c->group[0], acc, lo, kind));
             int64_t *blk = kind == FAST_FIXED ? acc : acc + 2;
             int64_t s0 = 0, s1 = 0; /* the sums' new integer parts */
@@ -2185,6 +2193,7 @@ hot_run(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, i
             if (k1 == AGG_STEP_COUNT) blk[o1]++;
             if (k1 == AGG_STEP_SUM) blk[o1] = s1, blk[o1 + 3]++;
         }
+    out:
         return r;
     }
     const weir_value *row = kv - c->group[0];
@@ -2201,6 +2210,53 @@ hot_run(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, i
     }
     return r;
 }
+
+/* hot_run_body for the plans of shape_known, each in a function of its own: apart from the
+ * loop around it (fast_loop) the run has every register to itself, and nothing is spilled. */
+#define HOT_RUN_PARAMS                                                                             \
+    combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,             \
+        uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint64_t hgen,          \
+        const agg_step *plan
+#define HOT_RUN_ARGS c, b, r, end, wm, lo, width, hs, hmask, hshift, hgen, plan
+#define HOT_RUN_INSTANCE(name, kind, np, shape)                                                    \
+    static __attribute__((noinline)) uint32_t name(HOT_RUN_PARAMS)                                 \
+    {                                                                                              \
+        return hot_run_body(HOT_RUN_ARGS, kind, np, shape);                                        \
+    }
+#define HOT_RUN_INSTANCES(kind, k)                                                                 \
+    HOT_RUN_INSTANCE(hot_##k##_c, kind, 1, AGG_STEP_COUNT)                                         \
+    HOT_RUN_INSTANCE(hot_##k##_s, kind, 1, AGG_STEP_SUM)                                           \
+    HOT_RUN_INSTANCE(hot_##k##_cs, kind, 2, AGG_STEP_COUNT | AGG_STEP_SUM << 2)                    \
+    HOT_RUN_INSTANCE(hot_##k##_sc, kind, 2, AGG_STEP_SUM | AGG_STEP_COUNT << 2)                    \
+    HOT_RUN_INSTANCE(hot_##k##_ss, kind, 2, AGG_STEP_SUM | AGG_STEP_SUM << 2)
+HOT_RUN_INSTANCES(FAST_FIXED, fixed)
+HOT_RUN_INSTANCES(FAST_SLIDING, sliding)
+
+/* The run for kind, np and shape, constants where it is inlined: one of the instances above,
+ * or the body inline for every other plan. */
+static inline __attribute__((always_inline)) uint32_t
+hot_run(HOT_RUN_PARAMS, const int kind, const uint32_t np, const uint32_t shape)
+{
+#define HOT_PICK(k)                                                                                \
+    do {                                                                                           \
+        if (np == 1 && shape == AGG_STEP_COUNT) return hot_##k##_c(HOT_RUN_ARGS);                  \
+        if (np == 1 && shape == AGG_STEP_SUM) return hot_##k##_s(HOT_RUN_ARGS);                    \
+        if (np == 2 && shape == (AGG_STEP_COUNT | AGG_STEP_SUM << 2))                              \
+            return hot_##k##_cs(HOT_RUN_ARGS);                                                     \
+        if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_COUNT << 2))                              \
+            return hot_##k##_sc(HOT_RUN_ARGS);                                                     \
+        if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_SUM << 2))                                \
+            return hot_##k##_ss(HOT_RUN_ARGS);                                                     \
+    } while (0)
+    if (kind == FAST_FIXED)
+        HOT_PICK(fixed);
+    else
+        HOT_PICK(sliding);
+#undef HOT_PICK
+    return hot_run_body(HOT_RUN_ARGS, kind, np, shape);
+}
+#undef HOT_RUN_INSTANCES
+#undef HOT_RUN_INSTANCE
 
 /* The loop, for one kind (FAST_FIXED or FAST_SLIDING) and a plan of np steps (0: none, the
  * aggregates are added by agg_add), both constants where it is instantiated (process_fast), so
