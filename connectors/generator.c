@@ -100,9 +100,9 @@ static uint32_t fill_one(gen_state *s, gen_part *f, uint32_t limit)
         n = (uint32_t)((c->count - i - 1) / step + 1);
     /* Three passes, each simple enough to stay in registers or be vectorized: event times (in
      * runs of one instant when several records share one), then the watermark before each row
-     * (its predecessor's ts) and positions, then the values' payloads (gen_open set their
-     * types). */
-    int64_t *restrict ts_out = b->ts, *restrict wm_out = b->wm, *restrict pos_out = b->pos;
+     * (its predecessor's ts), then the values' payloads (gen_open set their types). Positions
+     * are affine (weir_batch_pos), not written. */
+    int64_t *restrict ts_out = b->ts, *restrict wm_out = b->wm;
     const int64_t per_ms = c->per_ms, pos0 = i + 1;
     if (d_ts == 0) { /* step < per_ms: d_ts_r = step records of an instant go by per step */
         for (uint32_t r = 0; r < n;) {
@@ -125,8 +125,8 @@ static uint32_t fill_one(gen_state *s, gen_part *f, uint32_t limit)
         memcpy(wm_out + 1, ts_out, (size_t)(n - 1) * sizeof *wm_out);
         wm = ts_out[n - 1];
     }
-    int64_t pos = pos0; /* stepped, not multiplied: a 64-bit multiply does not vectorize */
-    for (uint32_t r = 0; r < n; r++, pos += step) pos_out[r] = pos;
+    b->pos_base = pos0; /* row r is record pos0 + r * step (counted from 1) */
+    b->pos_step = step;
     weir_value *restrict row = b->values;
     const uint64_t keys = (uint64_t)c->keys;
     for (uint32_t r = 0; r < n; r++, row += 3) {

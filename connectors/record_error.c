@@ -78,7 +78,7 @@ int weir_record_error_raw(weir_record_errors *e, const char *origin, int64_t pos
 int weir_record_error(weir_record_errors *e, const weir_batch *b, uint32_t r, const char *msg)
 {
     char source[512];
-    format_source(source, sizeof source, b->origin, b->pos[r]);
+    format_source(source, sizeof source, b->origin, weir_batch_pos(b, r));
     if (!e->batch) return weir_operator_fail(e->op, WEIR_EPARSE, "%s: %s", source, msg);
     if (b->raw && b->raw[r].text)
         return add_row(e, source, b->raw[r].text, b->raw[r].len, msg, b->ts[r], b->wm[r]);

@@ -96,12 +96,17 @@ void weir_batch_clear(weir_batch *b)
     b->origin = NULL;
     b->n_marks = 0;
     b->last_wm = WEIR_TIME_MIN;
+    b->pos_step = b->pos_base = 0;
     weir_arena_reset(&b->arena);
 }
 
 weir_value *weir_batch_append(weir_batch *b, int64_t ts, int64_t wm)
 {
     if (b->n_rows == b->capacity) return NULL;
+    if (b->pos_step) { /* the positions so far become an array again */
+        for (uint32_t i = 0; i < b->n_rows; i++) b->pos[i] = weir_batch_pos(b, i);
+        b->pos_step = b->pos_base = 0;
+    }
     uint32_t r = b->n_rows++;
     b->ts[r] = ts;
     b->wm[r] = wm;

@@ -250,7 +250,7 @@ static int xsend_process(weir_operator *op, uint32_t input, const weir_batch *b)
         int64_t wm = b->wm[r];
         ob->ts[o] = b->ts[r];
         ob->wm[o] = wm;
-        ob->pos[o] = b->pos[r];
+        ob->pos[o] = weir_batch_pos(b, r);
         ob->origin = b->origin;
         weir_value *v = ob->values + (size_t)o * nf;
         copy_values(v, row, nf);

@@ -48,7 +48,7 @@ static int filter_process(weir_operator *op, uint32_t input, const weir_batch *b
             continue;
         }
         weir_value *v = weir_batch_append(out, b->ts[r], b->wm[r]);
-        out->pos[out->n_rows - 1] = b->pos[r];
+        out->pos[out->n_rows - 1] = weir_batch_pos(b, r);
         out->origin = b->origin;
         memcpy(v, row.values, nf * sizeof *v);
         if (out->raw) out->raw[out->n_rows - 1] = b->raw[r];

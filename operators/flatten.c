@@ -69,7 +69,7 @@ static int flatten_process(weir_operator *op, uint32_t input, const weir_batch *
         if (weir_batch_full(out) && (rc = emit(op, s, wm, 0))) break;
         weir_value *v = weir_batch_append(out, b->ts[r], wm);
         memcpy(v, weir_batch_row(b, r), nf * sizeof *v);
-        out->pos[out->n_rows - 1] = b->pos[r];
+        out->pos[out->n_rows - 1] = weir_batch_pos(b, r);
         out->origin = b->origin;
         if (out->raw) out->raw[out->n_rows - 1] = b->raw ? b->raw[r] : (weir_raw){0};
     }

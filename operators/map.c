@@ -53,7 +53,7 @@ static int map_process(weir_operator *op, uint32_t input, const weir_batch *b)
         row.ts = b->ts[r];
         row.values = weir_batch_row(b, r);
         weir_value *v = weir_batch_append(out, b->ts[r], b->wm[r]);
-        out->pos[out->n_rows - 1] = b->pos[r];
+        out->pos[out->n_rows - 1] = weir_batch_pos(b, r);
         out->origin = b->origin;
         err[0] = 0;
         int res = s->cfg->fn(&row, v, &out->arena, s->cfg->ctx, err, sizeof err);

@@ -114,7 +114,7 @@ static int eo_process(weir_operator *op, uint32_t input, const weir_batch *b)
             if (failed) continue;
         }
         uint32_t o = out->n_rows - 1;
-        out->pos[o] = b->pos[r];
+        out->pos[o] = weir_batch_pos(b, r);
         if (out->raw) out->raw[o] = b->raw ? b->raw[r] : (weir_raw){0};
     }
     if (!rc) rc = weir_batch_copy_marks(out, b, b->n_rows, &m);

@@ -81,8 +81,12 @@ typedef struct weir_batch {
     int64_t *mark_wm;   /* ... the watermark rose to mark_wm[i]; positions never decrease */
     int64_t last_wm;    /* highest watermark of the rows and marks appended (for dedupe) */
     const char *origin; /* input the rows came from (file path, topic/partition), or NULL */
-    int64_t *pos;       /* [capacity] line number (or offset) of each row in origin, 0 unknown */
-    weir_arena arena;   /* strings and other memory of the rows */
+    int64_t *pos;       /* [capacity] line number (or offset) of each row in origin, 0 unknown;
+                           read it with weir_batch_pos */
+    int64_t pos_step;   /* not 0: row r's position is pos_base + r * pos_step, pos[] is not
+                           written (a generator's rows: one multiply instead of a store each) */
+    int64_t pos_base;
+    weir_arena arena; /* strings and other memory of the rows */
 } weir_batch;
 
 /* A batch for up to capacity rows of schema (not owned: it must outlive the batch).
@@ -112,6 +116,11 @@ int weir_batch_copy_marks(weir_batch *out, const weir_batch *in, uint32_t r, uin
 static inline weir_value *weir_batch_row(const weir_batch *b, uint32_t r)
 {
     return b->values + (size_t)r * b->schema->n_fields;
+}
+/* Row r's position in its origin (line number or offset), 0 when unknown. */
+static inline int64_t weir_batch_pos(const weir_batch *b, uint32_t r)
+{
+    return b->pos_step ? b->pos_base + (int64_t)r * b->pos_step : b->pos[r];
 }
 
 #endif

@@ -149,6 +149,32 @@ expect_run "error_handling output" 0 "1 errors" -- run "$tmp/eh.yaml" --progress
 if [ "$(wc -l <"$tmp/eh.good.jsonl")" = 2 ] && grep -q "\"source\":\"$tmp/eh.jsonl:2\",\"record\":\"not json\"" "$tmp/eh.bad.jsonl"; then
   ok "error_handling rows"; else bad "error_handling rows" "$(cat "$tmp/eh.good.jsonl" "$tmp/eh.bad.jsonl")"; fi
 
+# a generator's rows carry their record numbers (affine positions, weir_batch_pos) into errors:
+# record i (from 0) has v = i mod 1000, so 100 / (v - 7) fails at i = 7 and 1007, records 8, 1008
+cat >"$tmp/generr.yaml" <<Y
+pipeline:
+  transforms:
+    - type: ReadFromGenerator
+      name: Gen
+      config: {count: 2000, keys: 10}
+    - type: MapToFields
+      name: M
+      input: Gen
+      config:
+        fields: {q: 100 / (v - 7)}
+        error_handling: {output: bad}
+    - type: WriteToFile
+      input: M
+      config: {path: $tmp/generr.good.jsonl}
+    - type: WriteToFile
+      input: M.bad
+      config: {path: $tmp/generr.bad.jsonl}
+Y
+expect_run "generator record errors" 0 "2 errors" -- run "$tmp/generr.yaml" --progress=never
+if [ "$(wc -l <"$tmp/generr.good.jsonl")" = 1998 ] &&
+  [ "$(grep -o '"source":"[^"]*"' "$tmp/generr.bad.jsonl" | tr '\n' ' ')" = '"source":"ReadFromGenerator:8" "source":"ReadFromGenerator:1008" ' ]; then
+  ok "generator record positions"; else bad "generator record positions" "$(cat "$tmp/generr.bad.jsonl")"; fi
+
 # --- SIGTERM: an unbounded input ends as if bounded, windows fire, output complete, exit 0 ---
 printf '%s\n' '{"ts":1,"u":"a"}' '{"ts":2,"u":"b"}' >"$tmp/follow.jsonl"
 cat >"$tmp/follow.yaml" <<Y
