@@ -2310,19 +2310,21 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     if (c->status) return r; /* e.g. an advance() for a mark just before */
     const weir_value *row = weir_batch_row(b, r);
     for (; r < end; r++, row += nf) {
-        if (hot && hgen && width) {
-            uint32_t next = hot_run(c, b, r, end, wm, lo, width, hs, hmask, hshift, hgen, plan,
-                                    kind, np, shape);
-            if (next == UINT32_MAX) return r;
-            TEST_COUNT(c, hot, next - r);
-            row += (size_t)(next - r) * nf;
-            r = next;
-            if (r == end) break;
-        }
         if (b->wm[r] > wm) {
             advance(c, b->wm[r]);
             if (c->status) break;
             RELOAD();
+        }
+        if (hot && hgen && width) {
+            uint32_t next = hot_run(c, b, r, end, wm, lo, width, hs, hmask, hshift, hgen, plan,
+                                    kind, np, shape);
+            if (next == UINT32_MAX) return r;
+            if (next != r) { /* row next is not the run's: its watermark first (the loop's top) */
+                TEST_COUNT(c, hot, next - r);
+                row += (size_t)(next - r - 1) * nf;
+                r = next - 1;
+                continue;
+            }
         }
         if (ahead) prefetch_ahead(c, b, r);
         const weir_value *kv = &row[g];
