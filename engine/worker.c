@@ -499,9 +499,10 @@ static void on_wake(uv_async_t *a)
     settle(w);
 }
 
-static void on_pump(uv_idle_t *h)
+/* One turn of the pump: every runnable source pulled once, then the exchanges served. */
+static bool pump_round(weir_worker *w)
 {
-    weir_worker *w = h->data;
+    bool more = false; /* some source has more right away */
     if (atomic_load(&w->p->stop_requested) && !w->run->ck) stop_sources(w);
     weir__ck_step(w);
     for (uint32_t i = 0;
@@ -522,7 +523,10 @@ static void on_pump(uv_idle_t *h)
             w->source_idle[i] = w->source_idle[w->n_sources];
             continue;
         }
-        if (rc == WEIR_PULL_IDLE) w->source_idle[i] = true;
+        if (rc == WEIR_PULL_IDLE)
+            w->source_idle[i] = true;
+        else
+            more = true;
         i++;
     }
     if (!w->ck_active) w->pumped = true;
@@ -531,6 +535,23 @@ static void on_pump(uv_idle_t *h)
         weir__xchg_drain(w);
     }
     weir__ck_step(w);
+    return more && !w->status && !atomic_load(&w->blocked) && !weir__ck_paused(w);
+}
+
+/* The pump (an idle handle: it runs while sources have records). Each call turns it a few
+ * times, PUMP_ROUNDS or PUMP_SLICE_NS at most, before the loop polls again: a poll is a system
+ * call (epoll_wait), which at one per batch cost about as much as the Combine's work on a
+ * batch of a simple pipeline. Other events (another worker's rows, a timer, a stop) wait at
+ * most the slice. */
+enum { PUMP_ROUNDS = 16 };
+#define PUMP_SLICE_NS 200000 /* 0.2 ms */
+
+static void on_pump(uv_idle_t *h)
+{
+    weir_worker *w = h->data;
+    uint64_t start = uv_hrtime();
+    for (int round = 0; round < PUMP_ROUNDS && pump_round(w); round++)
+        if (uv_hrtime() - start >= PUMP_SLICE_NS) break;
     settle(w);
 }
 
