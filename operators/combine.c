@@ -2164,16 +2164,23 @@ hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t 
         const ptrdiff_t v0 = (ptrdiff_t)plan[0].field - (ptrdiff_t)c->group[0];
         const ptrdiff_t v1 = np > 1 ? (ptrdiff_t)plan[1].field - (ptrdiff_t)c->group[0] : 0;
         assert(plan[0].offset == o0 * 8 && (np < 2 || plan[1].offset == o1 * 8));
-        for (; r < end; r++, kv += nf) {
-            const int64_t t = ts[r], key = kv->as.i;
-            if (wms[r] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width)
+        /* one induction pointer (the row's event time) for the three streams: the watermark
+         * is at the same index in wms, the row nf values on per row */
+        const int64_t *tp = ts + r, *const te = ts + end;
+        const ptrdiff_t wd = wms - ts;
+        for (; tp < te; tp++, kv += nf) {
+            const int64_t t = *tp, key = kv->as.i;
+            if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width)
                 break;
             /* hot_slots_find_in, with the home slot's hit first and no test for NULL (a slot
              * of the generation holds a pointer) */
             size_t j = hot_home(key, hshift);
-            while (hs[j].key != key) {
-                if (hs[j].tagged == 0) goto out;
-                j = (j + 1) & hmask;
+            if (__builtin_expect(hs[j].key != key, 0)) {
+                const size_t mask = ((size_t)1 << (64 - hshift)) - 1;
+                do {
+                    if (hs[j].tagged == 0) goto out;
+                    j = (j + 1) & mask;
+                } while (hs[j].key != key);
             }
             const uint64_t p = hs[j].tagged ^ hgen;
             if (p > HOT_PTR_MASK) break;
@@ -2194,7 +2201,7 @@ hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t 
             if (k1 == AGG_STEP_SUM) blk[o1] = s1, blk[o1 + 3]++;
         }
     out:
-        return r;
+        return (uint32_t)(tp - ts);
     }
     const weir_value *row = kv - c->group[0];
     for (; r < end; r++, row += nf, kv += nf) {
