@@ -10,6 +10,7 @@
 #include "weir/snapshot.h"
 #include "weir/value.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -139,6 +140,46 @@ static inline __attribute__((always_inline)) int agg_step_add(const agg_set *s, 
         return 0;
     return agg_add_one(&s->defs[i], st, v, 1);
 }
+
+/* Whether the np steps of a plan all have a kind known from shape (AGG_STEP_COUNT or _SUM): their
+ * state offsets are then known too (agg_set_init lays the states out in order: a count takes 8
+ * bytes, a sum 32), and agg_try_add_known applies. */
+static inline bool agg_shape_known(uint32_t np, uint32_t shape)
+{
+    return np >= 1 && np <= 2 && (shape & 3) && (np < 2 || ((shape >> 2) & 3));
+}
+
+/* The record whose values are v[d0] and v[d1] (the steps' fields, relative to v) added to blk
+ * for a plan of np steps of shape (agg_shape_known; constants where inlined), if that is integer
+ * additions only: false, with nothing changed, when a sum's value is not an integer or its
+ * integer part would overflow (agg_add_planned then converts, skips or spills). Every test comes
+ * before any change, so a false leaves the record whole for the other path. */
+static inline __attribute__((always_inline)) bool agg_try_add_known(uint32_t np, uint32_t shape,
+                                                                    int64_t *blk,
+                                                                    const weir_value *v,
+                                                                    ptrdiff_t d0, ptrdiff_t d1)
+{
+    const uint32_t k0 = shape & 3, k1 = np > 1 ? (shape >> 2) & 3 : 0;
+    const size_t o0 = 0, o1 = k0 == AGG_STEP_COUNT ? 1 : 4; /* in int64s */
+    int64_t s0 = 0, s1 = 0;                                 /* the sums' new integer parts */
+    if (k0 == AGG_STEP_SUM &&
+        (v[d0].type != WEIR_TYPE_INT || __builtin_add_overflow(blk[o0], v[d0].as.i, &s0)))
+        return false;
+    if (k1 == AGG_STEP_SUM &&
+        (v[d1].type != WEIR_TYPE_INT || __builtin_add_overflow(blk[o1], v[d1].as.i, &s1)))
+        return false;
+    /* a sum: agg_sum_state's integer part (word 0) and count of inputs (word 3) */
+    if (k0 == AGG_STEP_COUNT) blk[o0]++;
+    if (k0 == AGG_STEP_SUM) blk[o0] = s0, blk[o0 + 3]++;
+    if (k1 == AGG_STEP_COUNT) blk[o1]++;
+    if (k1 == AGG_STEP_SUM) blk[o1] = s1, blk[o1 + 3]++;
+    return true;
+}
+
+/* Asserts that a plan's offsets are those agg_try_add_known assumes for shape. */
+#define AGG_ASSERT_KNOWN_OFFSETS(plan, np, shape)                                                  \
+    assert((plan)[0].offset == 0 &&                                                                \
+           ((np) < 2 || (plan)[1].offset == (((shape)&3) == AGG_STEP_COUNT ? 8u : 32u)))
 
 /* agg_add(s, block, row, +1) for a set with a plan (s->n_plan), for the per-record fast paths.
  * plan and n are s->plan and s->n_plan, which the caller copies into locals (the compiler then

@@ -2091,11 +2091,6 @@ static inline uint64_t int_key_hash(const weir_value *v)
     return weir_value_hash(v, WEIR__KEY_SEED);
 }
 
-/* Keys beyond which the fast paths leave the hot slots alone: the slots (16 bytes, at most half
- * full) would no longer stay in cache, and the table's prefetching path (PF_MIN_TABLE) is the
- * better one. */
-enum { HOT_MAX_KEYS = HOT_MAX_CAP / 4 };
-
 /* Caches key -> ptr and refreshes the loop's copies of the cache's fields (a put may grow it). */
 static inline void hot_put(combine *c, int64_t key, void *ptr, const hot_slot **hs, size_t *hmask,
                            uint32_t *hshift, uint64_t *hgen)
@@ -2132,19 +2127,12 @@ static bool hot_slot_right(combine *c, const weir_value *row, const int64_t *acc
 }
 #endif
 
-/* Whether the np steps of a plan all have a kind known from shape (AGG_STEP_COUNT or _SUM): the
- * hot loop then knows each step's state offset too (agg_set_init lays them out in order). */
-static inline bool shape_known(uint32_t np, uint32_t shape)
-{
-    return np >= 1 && np <= 2 && (shape & 3) && (np < 2 || ((shape >> 2) & 3));
-}
-
 /* The commonest case alone, in a loop of its own with few live values: rows [r, end) of b as
  * long as each is a hot slot's (its integer key cached in generation gen, its time in the open
  * span [lo, lo + width), the watermark not rising before it). Returns the first row it did not
  * take, or UINT32_MAX (after fail_nomem) when memory ran out.
  *
- * For a plan of one or two counts and sums (shape_known), every test comes before any change:
+ * For a plan of one or two counts and sums (agg_shape_known), every test comes before any change:
  * a sum's value that is not an integer, or an integer sum about to overflow, ends the run at
  * that row, which then takes the loop's own path (agg_add_one spills or converts there). */
 static inline __attribute__((always_inline)) uint32_t
@@ -2156,51 +2144,27 @@ hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t 
     const size_t nf = b->schema->n_fields;
     const int64_t *restrict ts = b->ts, *restrict wms = b->wm;
     const weir_value *kv = weir_batch_row(b, r) + c->group[0];
-    if (shape_known(np, shape)) {
-        /* each step: its kind, its state's offset in the block (in int64s: a count is 1, a sum
-         * 4), and its value's position relative to the key's */
-        const uint32_t k0 = shape & 3, k1 = np > 1 ? (shape >> 2) & 3 : 0;
-        const size_t o0 = 0, o1 = k0 == AGG_STEP_COUNT ? 1 : 4;
+    if (agg_shape_known(np, shape)) {
+        /* the steps' values, relative to the key's */
         const ptrdiff_t v0 = (ptrdiff_t)plan[0].field - (ptrdiff_t)c->group[0];
         const ptrdiff_t v1 = np > 1 ? (ptrdiff_t)plan[1].field - (ptrdiff_t)c->group[0] : 0;
-        assert(plan[0].offset == o0 * 8 && (np < 2 || plan[1].offset == o1 * 8));
+        AGG_ASSERT_KNOWN_OFFSETS(plan, np, shape);
         /* one induction pointer (the row's event time) for the three streams: the watermark
          * is at the same index in wms, the row nf values on per row */
         const int64_t *tp = ts + r, *const te = ts + end;
         const ptrdiff_t wd = wms - ts;
         for (; tp < te; tp++, kv += nf) {
-            const int64_t t = *tp, key = kv->as.i;
-            if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width)
+            const int64_t t = *tp;
+            void *p;
+            if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width ||
+                !hot_slots_get(hs, hshift, hgen, kv->as.i, &p))
                 break;
-            /* hot_slots_find_in, with the home slot's hit first and no test for NULL (a slot
-             * of the generation holds a pointer) */
-            size_t j = hot_home(key, hshift);
-            if (__builtin_expect(hs[j].key != key, 0)) {
-                const size_t mask = ((size_t)1 << (64 - hshift)) - 1;
-                do {
-                    if (hs[j].tagged == 0) goto out;
-                    j = (j + 1) & mask;
-                } while (hs[j].key != key);
-            }
-            const uint64_t p = hs[j].tagged ^ hgen;
-            if (p > HOT_PTR_MASK) break;
-            int64_t *acc = (int64_t *)(uintptr_t)p;
+            int64_t *acc = p;
             assert(hot_slot_right(c, kv - c->group[0], acc, lo, kind));
-            int64_t *blk = kind == FAST_FIXED ? acc : acc + 2;
-            int64_t s0 = 0, s1 = 0; /* the sums' new integer parts */
-            if (k0 == AGG_STEP_SUM &&
-                (kv[v0].type != WEIR_TYPE_INT || __builtin_add_overflow(blk[o0], kv[v0].as.i, &s0)))
-                break;
-            if (k1 == AGG_STEP_SUM &&
-                (kv[v1].type != WEIR_TYPE_INT || __builtin_add_overflow(blk[o1], kv[v1].as.i, &s1)))
+            if (!agg_try_add_known(np, shape, kind == FAST_FIXED ? acc : acc + 2, kv, v0, v1))
                 break;
             if (kind == FAST_SLIDING) acc[1]++;
-            if (k0 == AGG_STEP_COUNT) blk[o0]++;
-            if (k0 == AGG_STEP_SUM) blk[o0] = s0, blk[o0 + 3]++; /* agg_sum_state's i and n */
-            if (k1 == AGG_STEP_COUNT) blk[o1]++;
-            if (k1 == AGG_STEP_SUM) blk[o1] = s1, blk[o1 + 3]++;
         }
-    out:
         return (uint32_t)(tp - ts);
     }
     const weir_value *row = kv - c->group[0];
@@ -2218,7 +2182,7 @@ hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t 
     return r;
 }
 
-/* hot_run_body for the plans of shape_known, each in a function of its own: apart from the
+/* hot_run_body for the plans of agg_shape_known, each in a function of its own: apart from the
  * loop around it (fast_loop) the run has every register to itself, and nothing is spilled. */
 #define HOT_RUN_PARAMS                                                                             \
     combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,             \

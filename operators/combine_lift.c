@@ -32,8 +32,10 @@
  * are then combined from partial sums, so they may differ from a sum in arrival order in the
  * last bits, as in every engine that combines partial aggregates. */
 #include "combine.h"
+#include "hot_slots.h"
 #include "weir/error.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,11 @@ typedef struct lift {
      * receivers still leave this channel out of their minimum, so nothing may be held back */
     bool idle_out;
     int64_t idle_wm;
+    /* one-integer keys: key -> its entry in hot_slice (hot_slots.h), valid while that slice is
+     * open and its entries where they were (hot_entries: a realloc moves them) */
+    hot_slots hot;
+    const lslice *hot_slice;
+    const char *hot_entries;
 } lift;
 
 enum { E_HASH = 0, E_RECORDS = 1, E_KEY = 2 }; /* 8-byte words of an entry, then ng values */
@@ -203,6 +210,7 @@ static int close_first(lift *l, int64_t wm)
     memmove(l->open, l->open + 1, (l->n_open - 1) * sizeof *l->open);
     l->n_open--;
     if (l->last == s) l->last = NULL;
+    if (l->hot_slice == s) l->hot_slice = NULL; /* (its memory is reused by the next slice) */
     memset(s->table, 0, ((size_t)s->mask + 1) * sizeof *s->table);
     s->n = 0;
     weir_arena_reset(&s->strings);
@@ -360,6 +368,52 @@ static lslice *slice_of(lift *l, const weir_value *row, int64_t t)
     return l->last = s;
 }
 
+/* Caches key -> e, an entry of slice s: a new generation first when the cache was of another
+ * slice or of s's entries before they moved. */
+static inline void lift_hot_put(lift *l, const lslice *s, int64_t key, char *e)
+{
+    if (l->hot_slice != s || l->hot_entries != s->entries) {
+        hot_slots_bump(&l->hot);
+        l->hot_slice = s;
+        l->hot_entries = s->entries;
+    }
+    hot_slots_put(&l->hot, key, e);
+}
+
+/* The commonest case alone (as combine.c's hot_run): rows [r, end) of b as long as each has an
+ * integer key cached for slice s (which must be the cache's), its time in s, the watermark not
+ * rising before it, and a plan of np steps of shape (agg_shape_known) to add by integers only.
+ * Returns the first row it did not take. */
+static inline __attribute__((always_inline)) uint32_t
+lift_hot_run(lift *l, const weir_batch *b, uint32_t r, uint32_t end, const lslice *s,
+             const agg_step *plan, const uint32_t np, const uint32_t shape)
+{
+    const size_t nf = b->schema->n_fields, boff = (E_KEY * 8 + sizeof(weir_value)) / 8;
+    const int32_t g = l->cfg->group[0];
+    const ptrdiff_t v0 = plan[0].field - g, v1 = np > 1 ? plan[1].field - g : 0;
+    const int64_t wm = l->wm, lo = s->start;
+    const uint64_t width = (uint64_t)s->end - (uint64_t)s->start;
+    const hot_slot *hs = l->hot.s;
+    const uint32_t hshift = l->hot.shift;
+    const uint64_t tag = hot_gen_tag(l->hot.gen);
+    AGG_ASSERT_KNOWN_OFFSETS(plan, np, shape);
+    const int64_t *tp = b->ts + r, *const te = b->ts + end;
+    const ptrdiff_t wd = b->wm - b->ts;
+    const weir_value *kv = b->values + (size_t)r * nf + g;
+    for (; tp < te; tp++, kv += nf) {
+        void *p;
+        if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)*tp - (uint64_t)lo >= width ||
+            !hot_slots_get(hs, hshift, tag, kv->as.i, &p))
+            break;
+        int64_t *e = p;
+        assert(e[E_HASH] == (int64_t)weir_value_hash(kv, WEIR__KEY_SEED) &&
+               (char *)e >= s->entries && (char *)e < s->entries + (size_t)s->n * l->esize);
+        if (!agg_try_add_known(np, shape, e + boff, kv, v0, v1)) break;
+        e[E_RECORDS]++;
+    }
+    return (uint32_t)(tp - b->ts);
+}
+
 /* Rows [r, end) of b (no mark among them), for a plan of np steps (0: agg_add) of the given
  * shape, both constants where it is instantiated (lift_rows_planned), as in combine.c's fast
  * paths; int1: a key of one field. A one-integer key is found by its hash alone (the hash of an
@@ -376,6 +430,8 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
     const uint32_t nf = b->schema->n_fields;
     const int32_t g = int1 ? l->cfg->group[0] : 0;
     const size_t esize = l->esize, boff = E_KEY * 8 + l->ng * sizeof(weir_value);
+    /* the hot slots, for one-integer keys while the slice has few */
+    const bool hot = int1 && agg_shape_known(np, shape);
     lslice *s = l->last;
     for (; r < end; r++) {
         if (b->wm[r] > l->wm) {
@@ -388,6 +444,13 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
             if (!(s = slice_of(l, row, t))) {
                 if (l->status) break;
                 continue; /* sent on alone */
+            }
+        }
+        if (hot && s == l->hot_slice && s->entries == l->hot_entries && l->hot.s) {
+            uint32_t next = lift_hot_run(l, b, r, end, s, plan, np, shape);
+            if (next != r) { /* row next is not the run's: its watermark and slice first */
+                r = next - 1;
+                continue;
             }
         }
         char *e = NULL;
@@ -412,6 +475,8 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
             break;
         }
         ((int64_t *)e)[E_RECORDS]++;
+        if (hot && row[g].type == WEIR_TYPE_INT && s->n <= HOT_MAX_KEYS)
+            lift_hot_put(l, s, row[g].as.i, e);
     }
     return r;
 }
@@ -522,6 +587,7 @@ static void lift_close(weir_operator *op)
     free(l->open);
     free(l->spare);
     free(l->block);
+    hot_slots_free(&l->hot);
     weir_batch_destroy(l->out);
     free(l);
     op->state = NULL;
@@ -544,6 +610,7 @@ static int lift_open(weir_operator *op, const void *config, char *errbuf, size_t
     l->words = cfg->aggs.state_size / 8;
     l->esize = E_KEY * 8 + l->ng * sizeof(weir_value) + cfg->aggs.state_size;
     l->wm = l->sent_wm = l->idle_wm = WEIR_TIME_MIN;
+    hot_slots_init(&l->hot);
     l->block = calloc(1, cfg->aggs.state_size + 8);
     l->out = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
     if (!l->block || !l->out) return WEIR_ENOMEM;

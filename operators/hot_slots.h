@@ -45,6 +45,9 @@ enum { HOT_TAG_SHIFT = 48, HOT_GEN_MAX = 0xffff };
 #define HOT_PTR_MASK ((UINT64_C(1) << HOT_TAG_SHIFT) - 1)
 
 enum { HOT_MIN_CAP = 1024, HOT_MAX_CAP = 1 << 15 };
+/* Keys beyond which an owner leaves the slots alone: they (16 bytes, at most half full) would
+ * no longer stay in cache, and the table would start over again and again. */
+enum { HOT_MAX_KEYS = HOT_MAX_CAP / 4 };
 
 static inline void hot_slots_init(hot_slots *h)
 {
@@ -82,6 +85,25 @@ static inline void *hot_slots_find_in(const hot_slot *s, size_t mask, uint32_t s
         }
         if (s[j].tagged == 0) return NULL;
     }
+}
+
+/* hot_slots_find_in for a loop's straight path: the home slot's hit first, the probe off it,
+ * no test for NULL (a slot of the generation holds a pointer). false: key is not cached. */
+static inline __attribute__((always_inline)) bool
+hot_slots_get(const hot_slot *s, uint32_t shift, uint64_t tag, int64_t key, void **ptr)
+{
+    size_t j = hot_home(key, shift);
+    if (__builtin_expect(s[j].key != key, 0)) {
+        const size_t mask = ((size_t)1 << (64 - shift)) - 1;
+        do {
+            if (s[j].tagged == 0) return false;
+            j = (j + 1) & mask;
+        } while (s[j].key != key);
+    }
+    const uint64_t p = s[j].tagged ^ tag;
+    if (p > HOT_PTR_MASK) return false;
+    *ptr = (void *)(uintptr_t)p;
+    return true;
 }
 
 /* Every cached pointer is outdated. */
