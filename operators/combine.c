@@ -2155,11 +2155,11 @@ hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t 
         const ptrdiff_t wd = wms - ts;
         for (; tp < te; tp++, kv += nf) {
             const int64_t t = *tp;
-            void *p;
-            if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width ||
-                !hot_slots_get(hs, hshift, hgen, kv->as.i, &p))
+            if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width)
                 break;
-            int64_t *acc = p;
+            const uint64_t p = hot_slots_lookup(hs, hshift, hgen, kv->as.i);
+            if (p > HOT_PTR_MASK) break;
+            int64_t *acc = (int64_t *)(uintptr_t)p;
             assert(hot_slot_right(c, kv - c->group[0], acc, lo, kind));
             if (!agg_try_add_known(np, shape, kind == FAST_FIXED ? acc : acc + 2, kv, v0, v1))
                 break;

@@ -401,11 +401,11 @@ lift_hot_run(lift *l, const weir_batch *b, uint32_t r, uint32_t end, const lslic
     const ptrdiff_t wd = b->wm - b->ts;
     const weir_value *kv = b->values + (size_t)r * nf + g;
     for (; tp < te; tp++, kv += nf) {
-        void *p;
-        if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)*tp - (uint64_t)lo >= width ||
-            !hot_slots_get(hs, hshift, tag, kv->as.i, &p))
+        if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)*tp - (uint64_t)lo >= width)
             break;
-        int64_t *e = p;
+        const uint64_t p = hot_slots_lookup(hs, hshift, tag, kv->as.i);
+        if (p > HOT_PTR_MASK) break;
+        int64_t *e = (int64_t *)(uintptr_t)p;
         assert(e[E_HASH] == (int64_t)weir_value_hash(kv, WEIR__KEY_SEED) &&
                (char *)e >= s->entries && (char *)e < s->entries + (size_t)s->n * l->esize);
         if (!agg_try_add_known(np, shape, e + boff, kv, v0, v1)) break;

@@ -87,23 +87,21 @@ static inline void *hot_slots_find_in(const hot_slot *s, size_t mask, uint32_t s
     }
 }
 
-/* hot_slots_find_in for a loop's straight path: the home slot's hit first, the probe off it,
- * no test for NULL (a slot of the generation holds a pointer). false: key is not cached. */
-static inline __attribute__((always_inline)) bool
-hot_slots_get(const hot_slot *s, uint32_t shift, uint64_t tag, int64_t key, void **ptr)
+/* hot_slots_find_in for a loop's straight path: the home slot's hit first, the probe off it.
+ * Returns the pointer as an integer when key is cached (at most HOT_PTR_MASK), else a value
+ * above HOT_PTR_MASK, so that a hit costs one compare and no test for NULL. */
+static inline __attribute__((always_inline)) uint64_t
+hot_slots_lookup(const hot_slot *s, uint32_t shift, uint64_t tag, int64_t key)
 {
     size_t j = hot_home(key, shift);
     if (__builtin_expect(s[j].key != key, 0)) {
         const size_t mask = ((size_t)1 << (64 - shift)) - 1;
         do {
-            if (s[j].tagged == 0) return false;
+            if (s[j].tagged == 0) return UINT64_MAX;
             j = (j + 1) & mask;
         } while (s[j].key != key);
     }
-    const uint64_t p = s[j].tagged ^ tag;
-    if (p > HOT_PTR_MASK) return false;
-    *ptr = (void *)(uintptr_t)p;
-    return true;
+    return s[j].tagged ^ tag;
 }
 
 /* Every cached pointer is outdated. */
