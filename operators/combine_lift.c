@@ -62,8 +62,10 @@ typedef struct lift {
     uint32_t n_open, cap_open;
     lslice **spare; /* emptied slices, for reuse */
     uint32_t n_spare, cap_spare;
-    lslice *last; /* the slice of the last record */
-    int64_t wm;   /* input watermark */
+    lslice *last;     /* the slice of the last record */
+    int64_t wm;       /* input watermark */
+    int64_t lateness; /* the Combine's allowed lateness */
+    int64_t given_wm; /* highest watermark put in the output (a mark, a row's, wm_after) */
     weir_batch *out;
     int64_t sent_wm;   /* watermark of the last batch emitted */
     int64_t last_emit; /* processing time of that (ms) */
@@ -162,6 +164,7 @@ static int emit_out(lift *l)
         l->idle_out = false; /* every receiver takes the channel back into its minimum */
     }
     l->sent_wm = l->out->wm_after;
+    if (l->out->wm_after > l->given_wm) l->given_wm = l->out->wm_after;
     l->last_emit = weir_operator_now(l->op);
     int rc = weir_operator_emit(l->op, l->out);
     weir_batch_clear(l->out);
@@ -180,6 +183,7 @@ static int append_partial(lift *l, int64_t ts, int64_t wm, const weir_value *src
     }
     weir_value *v = weir_batch_append(l->out, ts, wm);
     if (!v) return fail_nomem(l);
+    if (wm > l->given_wm) l->given_wm = wm;
     for (uint32_t i = 0; i < l->ng; i++) {
         v[i] = src[cols ? cols[i] : (int32_t)i];
         if (v[i].type >= WEIR_TYPE_STRING && v[i].type <= WEIR_TYPE_JSON) {
@@ -228,16 +232,45 @@ static int close_first(lift *l, int64_t wm)
     return l->status;
 }
 
+/* Whether the Combine's watermark rising from a to b passes a moment its windows act at: a
+ * window's end (it fires its on-time pane, whose pane_last depends on the watermark then) or
+ * its end plus the allowed lateness (it is collected: with the default trigger, whose late
+ * panes fire at once, nothing shows of that, but the test is cheap and keeps the Combine's
+ * steps those of every value). Every window end is a slice boundary, so the test is whether a
+ * and b lie in different slices, or do after the lateness is taken off both. */
+static bool passes_deadline(const lift *l, int64_t a, int64_t b)
+{
+    if (a == WEIR_TIME_MIN || b == WEIR_TIME_MAX) return true;
+    if (weir_fixed_start(a, l->width, l->offset) != weir_fixed_start(b, l->width, l->offset))
+        return true;
+    if (!l->lateness) return false;
+    int64_t la = a < WEIR_TIME_MIN + l->lateness ? WEIR_TIME_MIN : a - l->lateness;
+    int64_t lb = b < WEIR_TIME_MIN + l->lateness ? WEIR_TIME_MIN : b - l->lateness;
+    return la == WEIR_TIME_MIN ||
+           weir_fixed_start(la, l->width, l->offset) != weir_fixed_start(lb, l->width, l->offset);
+}
+
 /* The watermark rises to wm: the slices it ends go out first, then the watermark, as a mark
  * (mark) or as the batch's wm_after (at the end of an input batch: so that the END batch of a
  * worker without input stays empty, which tells its receivers it never held the watermark
- * back, engine/exchange.c). */
+ * back, engine/exchange.c).
+ *
+ * A mark goes out only when the rise from what the output has given the Combine so far passes
+ * a moment its windows act at (passes_deadline). Between two such moments a rise changes
+ * nothing there: advancing to w1 and then to w2 with no row between leaves the same state and
+ * output as advancing to w2 alone, unless some window fires or is collected in each step. So
+ * the Combine reaches the same results as if it saw every value, and a mark per millisecond of
+ * event time (per input row, with the generator) costs nothing downstream. The rows carry
+ * their own watermarks, and the batch its wm_after, as before. */
 static int advance(lift *l, int64_t wm, bool mark)
 {
     if (wm <= l->wm) return 0;
     while (l->n_open && l->open[0]->end <= wm && !l->status) close_first(l, l->wm);
     l->wm = wm;
-    if (mark && !l->status && weir_batch_mark(l->out, wm)) fail_nomem(l);
+    if (mark && !l->status && passes_deadline(l, l->given_wm, wm)) {
+        if (weir_batch_mark(l->out, wm)) return fail_nomem(l);
+        l->given_wm = wm;
+    }
     return l->status;
 }
 
@@ -414,6 +447,37 @@ lift_hot_run(lift *l, const weir_batch *b, uint32_t r, uint32_t end, const lslic
     return (uint32_t)(tp - b->ts);
 }
 
+/* lift_hot_run for each plan of agg_shape_known, in a function of its own (its own registers,
+ * as combine.c's hot runs), and the pick of one for constants np and shape. */
+#define LIFT_HOT_INSTANCE(name, np, shape)                                                         \
+    static __attribute__((noinline)) uint32_t name(lift *l, const weir_batch *b, uint32_t r,       \
+                                                   uint32_t end, const lslice *s,                  \
+                                                   const agg_step *plan)                           \
+    {                                                                                              \
+        return lift_hot_run(l, b, r, end, s, plan, np, shape);                                     \
+    }
+LIFT_HOT_INSTANCE(lift_hot_c, 1, AGG_STEP_COUNT)
+LIFT_HOT_INSTANCE(lift_hot_s, 1, AGG_STEP_SUM)
+LIFT_HOT_INSTANCE(lift_hot_cs, 2, AGG_STEP_COUNT | AGG_STEP_SUM << 2)
+LIFT_HOT_INSTANCE(lift_hot_sc, 2, AGG_STEP_SUM | AGG_STEP_COUNT << 2)
+LIFT_HOT_INSTANCE(lift_hot_ss, 2, AGG_STEP_SUM | AGG_STEP_SUM << 2)
+#undef LIFT_HOT_INSTANCE
+
+static inline __attribute__((always_inline)) uint32_t
+lift_hot(lift *l, const weir_batch *b, uint32_t r, uint32_t end, const lslice *s,
+         const agg_step *plan, const uint32_t np, const uint32_t shape)
+{
+    if (np == 1 && shape == AGG_STEP_COUNT) return lift_hot_c(l, b, r, end, s, plan);
+    if (np == 1 && shape == AGG_STEP_SUM) return lift_hot_s(l, b, r, end, s, plan);
+    if (np == 2 && shape == (AGG_STEP_COUNT | AGG_STEP_SUM << 2))
+        return lift_hot_cs(l, b, r, end, s, plan);
+    if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_COUNT << 2))
+        return lift_hot_sc(l, b, r, end, s, plan);
+    if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_SUM << 2))
+        return lift_hot_ss(l, b, r, end, s, plan);
+    return r; /* (not a plan of agg_shape_known: no run) */
+}
+
 /* Rows [r, end) of b (no mark among them), for a plan of np steps (0: agg_add) of the given
  * shape, both constants where it is instantiated (lift_rows_planned), as in combine.c's fast
  * paths; int1: a key of one field. A one-integer key is found by its hash alone (the hash of an
@@ -447,7 +511,7 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
             }
         }
         if (hot && s == l->hot_slice && s->entries == l->hot_entries && l->hot.s) {
-            uint32_t next = lift_hot_run(l, b, r, end, s, plan, np, shape);
+            uint32_t next = lift_hot(l, b, r, end, s, plan, np, shape);
             if (next != r) { /* row next is not the run's: its watermark and slice first */
                 r = next - 1;
                 continue;
@@ -518,8 +582,11 @@ static int progress(lift *l)
     if (l->wm <= l->sent_wm) return 0;
     int64_t now = weir_operator_now(l->op);
     if (now - l->last_emit >= WM_EVERY_MS || now < l->last_emit || l->out->n_marks >= WM_MARKS)
-        return emit_out(l); /* (a clock that stepped back: at once) */
-    if (weir_batch_mark(l->out, l->wm)) return fail_nomem(l); /* kept as a mark meanwhile */
+        return emit_out(l);                       /* (a clock that stepped back: at once) */
+    if (passes_deadline(l, l->given_wm, l->wm)) { /* kept as a mark meanwhile */
+        if (weir_batch_mark(l->out, l->wm)) return fail_nomem(l);
+        l->given_wm = l->wm;
+    }
     weir_operator_wake_at(l->op, l->last_emit + WM_EVERY_MS);
     return 0;
 }
@@ -609,7 +676,8 @@ static int lift_open(weir_operator *op, const void *config, char *errbuf, size_t
     l->ng = cfg->n_group;
     l->words = cfg->aggs.state_size / 8;
     l->esize = E_KEY * 8 + l->ng * sizeof(weir_value) + cfg->aggs.state_size;
-    l->wm = l->sent_wm = l->idle_wm = WEIR_TIME_MIN;
+    l->wm = l->sent_wm = l->idle_wm = l->given_wm = WEIR_TIME_MIN;
+    l->lateness = cfg->windowing.allowed_lateness;
     hot_slots_init(&l->hot);
     l->block = calloc(1, cfg->aggs.state_size + 8);
     l->out = weir_batch_create(op->out_schema, weir_operator_batch_size(op));
