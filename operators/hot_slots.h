@@ -44,9 +44,11 @@ typedef struct hot_slots {
 enum { HOT_TAG_SHIFT = 48, HOT_GEN_MAX = 0xffff };
 #define HOT_PTR_MASK ((UINT64_C(1) << HOT_TAG_SHIFT) - 1)
 
-enum { HOT_MIN_CAP = 1024, HOT_MAX_CAP = 1 << 15 };
-/* Keys beyond which an owner leaves the slots alone: they (16 bytes, at most half full) would
- * no longer stay in cache, and the table would start over again and again. */
+enum { HOT_MIN_CAP = 1024, HOT_MAX_CAP = 1 << 17 };
+/* Keys beyond which an owner leaves the slots alone: they (16 bytes, at most half full: 2 MB
+ * at HOT_MAX_CAP) would no longer stay in the L2 cache, and the table would start over again
+ * and again. (With 1 << 15 slots at most, 10K keys went by the table's path: 0.57 s against
+ * 0.41 s for the COST run, benchmarks/RESULTS.md.) */
 enum { HOT_MAX_KEYS = HOT_MAX_CAP / 4 };
 
 static inline void hot_slots_init(hot_slots *h)
