@@ -277,7 +277,8 @@ static const weir_operator_class sink_class = {.name = "Sink",
                                                .process = sink_process,
                                                .close = sink_close,
                                                .snapshot = sink_snapshot,
-                                               .output_path = sink_output_path};
+                                               .output_path = sink_output_path,
+                                               .watermark_blind = true};
 
 static void add_sink(weir_stream *in, const char *kind, sink_config *cfg)
 {

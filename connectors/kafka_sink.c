@@ -321,7 +321,8 @@ static const weir_operator_class kafka_sink_class = {.name = "WriteToKafka",
                                                      .snapshot = ksink_snapshot,
                                                      .restore = ksink_restore,
                                                      .checkpoint_complete =
-                                                         ksink_checkpoint_complete};
+                                                         ksink_checkpoint_complete,
+                                                     .watermark_blind = true};
 
 static void ksink_config_free(void *p)
 {

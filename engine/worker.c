@@ -111,6 +111,38 @@ static int64_t real_clock(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool weir_operator_downstream_watermark_blind(const weir_operator *op)
+{
+    const weir_pipeline *p = op->worker->p;
+    const weir__run *run = op->worker->run;
+    uint32_t from = op->index;
+    for (uint32_t xi = 0; xi < run->n_xchg; xi++) /* a lifted combiner: its node's downstream */
+        if (run->xchg[xi].lift_op >= 0 && (uint32_t)run->xchg[xi].lift_op == op->index)
+            from = run->xchg[xi].consumer;
+    if (from >= p->n_nodes) return false;
+    /* the nodes reachable from `from`, each looked at once */
+    bool *seen = calloc(p->n_nodes, sizeof *seen);
+    uint32_t *todo = malloc(p->n_nodes * sizeof *todo), n = 0;
+    bool blind = seen && todo;
+    if (blind) todo[n++] = from, seen[from] = true;
+    while (blind && n) {
+        uint32_t i = todo[--n];
+        for (uint32_t j = 0; j < p->n_nodes && blind; j++) {
+            const weir__node *d = &p->nodes[j];
+            for (uint32_t k = 0; k < d->n_inputs; k++) {
+                if (d->in_node[k] != i || seen[j]) continue;
+                seen[j] = true;
+                if (!d->cls->watermark_blind) blind = false;
+                todo[n++] = j;
+                break;
+            }
+        }
+    }
+    free(seen);
+    free(todo);
+    return blind;
+}
+
 int64_t weir_operator_now(const weir_operator *op)
 {
     return op->worker->clock(op->worker->clock_ctx);

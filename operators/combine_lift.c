@@ -62,10 +62,11 @@ typedef struct lift {
     uint32_t n_open, cap_open;
     lslice **spare; /* emptied slices, for reuse */
     uint32_t n_spare, cap_spare;
-    lslice *last;     /* the slice of the last record */
-    int64_t wm;       /* input watermark */
-    int64_t lateness; /* the Combine's allowed lateness */
-    int64_t given_wm; /* highest watermark put in the output (a mark, a row's, wm_after) */
+    lslice *last;      /* the slice of the last record */
+    int64_t wm;        /* input watermark */
+    int64_t lateness;  /* the Combine's allowed lateness */
+    bool sparse_marks; /* nothing after the Combine reads the watermark (see advance) */
+    int64_t given_wm;  /* highest watermark put in the output (a mark, a row's, wm_after) */
     weir_batch *out;
     int64_t sent_wm;   /* watermark of the last batch emitted */
     int64_t last_emit; /* processing time of that (ms) */
@@ -255,19 +256,25 @@ static bool passes_deadline(const lift *l, int64_t a, int64_t b)
  * worker without input stays empty, which tells its receivers it never held the watermark
  * back, engine/exchange.c).
  *
- * A mark goes out only when the rise from what the output has given the Combine so far passes
- * a moment its windows act at (passes_deadline). Between two such moments a rise changes
- * nothing there: advancing to w1 and then to w2 with no row between leaves the same state and
- * output as advancing to w2 alone, unless some window fires or is collected in each step. So
- * the Combine reaches the same results as if it saw every value, and a mark per millisecond of
- * event time (per input row, with the generator) costs nothing downstream. The rows carry
- * their own watermarks, and the batch its wm_after, as before. */
+ * When nothing after the Combine reads the watermark (every operator downstream is
+ * watermark_blind: maps, filters, sinks), a mark goes out only when the rise from what the
+ * output has given the Combine so far passes a moment its windows act at (passes_deadline).
+ * Between two such moments a rise changes nothing there: advancing to w1 and then to w2 with no
+ * row between leaves the same state and output as advancing to w2 alone, unless some window
+ * fires or is collected in each step. So the Combine reaches the same results as if it saw
+ * every value, and a mark per millisecond of event time (per input row, with the generator)
+ * costs nothing downstream. The Combine passes on the watermark it sees, though, and an
+ * operator after it with windows of its own (a second Combine, a Join) would see only these
+ * values: its on-time pane's pane_last depends on where the watermark stands when it fires,
+ * and its windows need not line up with this one's (tests/test_workers.c,
+ * two_stages_out_of_line). Then every value is marked, as before. The rows carry their own
+ * watermarks, and the batch its wm_after, either way. */
 static int advance(lift *l, int64_t wm, bool mark)
 {
     if (wm <= l->wm) return 0;
     while (l->n_open && l->open[0]->end <= wm && !l->status) close_first(l, l->wm);
     l->wm = wm;
-    if (mark && !l->status && passes_deadline(l, l->given_wm, wm)) {
+    if (mark && !l->status && (!l->sparse_marks || passes_deadline(l, l->given_wm, wm))) {
         if (weir_batch_mark(l->out, wm)) return fail_nomem(l);
         l->given_wm = wm;
     }
@@ -582,8 +589,8 @@ static int progress(lift *l)
     if (l->wm <= l->sent_wm) return 0;
     int64_t now = weir_operator_now(l->op);
     if (now - l->last_emit >= WM_EVERY_MS || now < l->last_emit || l->out->n_marks >= WM_MARKS)
-        return emit_out(l);                       /* (a clock that stepped back: at once) */
-    if (passes_deadline(l, l->given_wm, l->wm)) { /* kept as a mark meanwhile */
+        return emit_out(l); /* (a clock that stepped back: at once) */
+    if (!l->sparse_marks || passes_deadline(l, l->given_wm, l->wm)) { /* kept as a mark */
         if (weir_batch_mark(l->out, l->wm)) return fail_nomem(l);
         l->given_wm = l->wm;
     }
@@ -678,6 +685,7 @@ static int lift_open(weir_operator *op, const void *config, char *errbuf, size_t
     l->esize = E_KEY * 8 + l->ng * sizeof(weir_value) + cfg->aggs.state_size;
     l->wm = l->sent_wm = l->idle_wm = l->given_wm = WEIR_TIME_MIN;
     l->lateness = cfg->windowing.allowed_lateness;
+    l->sparse_marks = weir_operator_downstream_watermark_blind(op);
     hot_slots_init(&l->hot);
     l->block = calloc(1, cfg->aggs.state_size + 8);
     l->out = weir_batch_create(op->out_schema, weir_operator_batch_size(op));

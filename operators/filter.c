@@ -70,8 +70,11 @@ static void filter_close(weir_operator *op)
     free(s);
 }
 
-static const weir_operator_class filter_class = {
-    .name = "Filter", .open = filter_open, .process = filter_process, .close = filter_close};
+static const weir_operator_class filter_class = {.name = "Filter",
+                                                 .open = filter_open,
+                                                 .process = filter_process,
+                                                 .close = filter_close,
+                                                 .watermark_blind = true};
 
 weir_stream *weir_filter(weir_stream *in, weir_filter_fn fn, void *ctx)
 {

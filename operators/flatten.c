@@ -98,8 +98,11 @@ static void flatten_close(weir_operator *op)
     free(s);
 }
 
-static const weir_operator_class flatten_class = {
-    .name = "Flatten", .open = flatten_open, .process = flatten_process, .close = flatten_close};
+static const weir_operator_class flatten_class = {.name = "Flatten",
+                                                  .open = flatten_open,
+                                                  .process = flatten_process,
+                                                  .close = flatten_close,
+                                                  .watermark_blind = true};
 
 static bool same_fields(const weir_schema *a, const weir_schema *b)
 {

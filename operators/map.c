@@ -83,8 +83,11 @@ static void map_close(weir_operator *op)
     free(s);
 }
 
-static const weir_operator_class map_class = {
-    .name = "Map", .open = map_open, .process = map_process, .close = map_close};
+static const weir_operator_class map_class = {.name = "Map",
+                                              .open = map_open,
+                                              .process = map_process,
+                                              .close = map_close,
+                                              .watermark_blind = true};
 
 weir_stream *weir_map(weir_stream *in, const weir_map_spec *spec)
 {

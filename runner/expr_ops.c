@@ -128,8 +128,11 @@ static int eo_process(weir_operator *op, uint32_t input, const weir_batch *b)
     return rc;
 }
 
-static const weir_operator_class expr_class = {
-    .name = "Expression", .open = eo_open, .process = eo_process, .close = eo_close};
+static const weir_operator_class expr_class = {.name = "Expression",
+                                               .open = eo_open,
+                                               .process = eo_process,
+                                               .close = eo_close,
+                                               .watermark_blind = true};
 
 static weir_stream *add(weir_stream *in, const char *kind, const char *name, expr_config *cfg,
                         weir_schema *schema)

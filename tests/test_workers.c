@@ -109,6 +109,24 @@ static weir_stream *fixed_then_fixed(weir_stream *in)
                                                     weir_count("keys"), weir_sum("s", "total"))});
 }
 
+/* two keyed stages whose windows do not line up: the second's ends (75, 125, ...) and
+ * collection times (end + 10) lie between the first's (50, 100, ...), so it tells apart
+ * watermark values that the first cannot (its on-time pane is the last one only when the
+ * watermark it fires at has passed end + 10): the first, lifted at several workers, must pass
+ * on every value (operators/combine_lift.c, passes_deadline) */
+static weir_stream *fixed_then_offset_fixed(weir_stream *in)
+{
+    weir_stream *a =
+        weir_combine(in, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                              .window = weir_fixed(50),
+                                              .aggregates = WEIR_AGGREGATES(weir_sum("v", "s"))});
+    return weir_combine(a, &(weir_combine_spec){.group_by = WEIR_FIELDS("k"),
+                                                .window = weir_fixed_offset(50, 25),
+                                                .allowed_lateness = 10,
+                                                .aggregates = WEIR_AGGREGATES(
+                                                    weir_count("n"), weir_sum("s", "total"))});
+}
+
 static void run(char **elements, stage_fn stage, uint32_t workers, uint32_t batch, rows *out)
 {
     memset(out, 0, sizeof *out);
@@ -194,6 +212,10 @@ Test(workers, same_results_sessions, .timeout = 120)
 Test(workers, same_results_two_keyed_stages, .timeout = 120)
 {
     check_same(fixed_then_fixed, "two stages");
+}
+Test(workers, same_results_two_stages_out_of_line, .timeout = 120)
+{
+    check_same(fixed_then_offset_fixed, "two stages out of line");
 }
 
 /* ---- backpressure ---- */

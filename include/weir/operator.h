@@ -75,6 +75,13 @@ typedef struct weir_operator_class {
     /* Optional, lifted combiners (weir/graph.h, weir_lift_spec): emits everything the instance
      * holds, now (a checkpoint barrier is about to follow it). 0 or a negative code. */
     int (*flush)(weir_operator *op);
+    /* Set when the operator's output depends only on the rows it gets and their order, never on
+     * which watermark values it sees between them (maps, filters, unions, sinks). An upstream
+     * operator may then leave out rises of the watermark that change nothing for itself (see
+     * weir_operator_downstream_watermark_blind). Unset, the default, every value reaches it:
+     * leave it unset in an operator with windows, timers or anything else that reads the
+     * watermark. */
+    bool watermark_blind;
 } weir_operator_class;
 
 /* What snapshot / snapshot_more return when the snapshot is not complete yet. */
@@ -111,6 +118,10 @@ bool weir_operator_port_used(const weir_operator *op, uint32_t port);
  * one is already recorded, and returns code (for `return weir_operator_fail(...)`). */
 int weir_operator_fail(weir_operator *op, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Whether everything downstream of op (for a lifted combiner: downstream of the node it is
+ * lifted for) is watermark_blind: then op's results alone decide which watermark values must
+ * travel on. */
+bool weir_operator_downstream_watermark_blind(const weir_operator *op);
 /* Processing time now (ms since the epoch) as seen by op's worker: the real clock, or the
  * injected one in tests. */
 int64_t weir_operator_now(const weir_operator *op);
