@@ -21,7 +21,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#define KTXN_ATTEMPTS 5
+#define KTXN_ATTEMPTS   5
 #define KTXN_TIMEOUT_MS 60000
 
 typedef struct segment {
@@ -149,8 +149,8 @@ static int fence_extra(weir__ktxn *t, rd_kafka_conf_t *conf, const char *prefix,
     return rc;
 }
 
-weir__ktxn *weir__ktxn_open(weir_operator *op, rd_kafka_conf_t *conf, const char *topic,
-                            char *err, size_t errlen)
+weir__ktxn *weir__ktxn_open(weir_operator *op, rd_kafka_conf_t *conf, const char *topic, char *err,
+                            size_t errlen)
 {
     weir__ktxn *t = calloc(1, sizeof *t);
     if (!t) {
@@ -186,8 +186,10 @@ weir__ktxn *weir__ktxn_open(weir_operator *op, rd_kafka_conf_t *conf, const char
         snprintf(prefix, sizeof prefix, "weir-%016" PRIx64, h);
     }
     int rc = weir_operator_worker_index(op) == 0 ? fence_extra(t, conf, prefix, err, errlen) : 0;
-    if (!rc) t->rk = txn_producer(conf, prefix, weir_operator_worker_index(op), err, errlen);
-    else rd_kafka_conf_destroy(conf);
+    if (!rc)
+        t->rk = txn_producer(conf, prefix, weir_operator_worker_index(op), err, errlen);
+    else
+        rd_kafka_conf_destroy(conf);
     if (!t->rk) {
         weir__ktxn_free(t);
         return NULL;
@@ -237,7 +239,8 @@ static void drop_segments(weir__ktxn *t, uint32_t n)
         free(t->segs[i].id);
         weir_buf_finish(&t->segs[i].data);
     }
-    memmove(t->segs, t->segs + n, (t->n_segs - n) * sizeof *t->segs);
+    if (t->n_segs > n) /* (segs may be NULL with none: memmove's arguments must not be) */
+        memmove(t->segs, t->segs + n, (t->n_segs - n) * sizeof *t->segs);
     t->n_segs -= n;
 }
 
@@ -336,7 +339,8 @@ static int commit_first(weir__ktxn *t, uint32_t n)
         if ((e = rd_kafka_begin_transaction(t->rk))) break; /* not abortable: a state error */
         rd_kafka_resp_err_t pe = 0;
         for (uint32_t i = 0; i < n && !pe; i++) {
-            const uint8_t *p = (const uint8_t *)t->segs[i].data.data, *end = p + t->segs[i].data.len;
+            const uint8_t *p = (const uint8_t *)t->segs[i].data.data,
+                          *end = p + t->segs[i].data.len;
             while (p < end && !pe) pe = produce(t, txn, &p, end);
         }
         if (pe) {
@@ -409,8 +413,10 @@ static int read_log(weir__ktxn *t)
                 }
                 t->logged = l;
             }
-            if (!(t->logged[t->n_logged] = strdup(w))) rc = WEIR_ENOMEM;
-            else t->n_logged++;
+            if (!(t->logged[t->n_logged] = strdup(w)))
+                rc = WEIR_ENOMEM;
+            else
+                t->n_logged++;
         }
     }
     free(line);
