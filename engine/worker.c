@@ -122,24 +122,24 @@ bool weir_operator_downstream_watermark_blind(const weir_operator *op)
     if (from >= p->n_nodes) return false;
     /* the nodes reachable from `from`, each looked at once */
     bool *seen = calloc(p->n_nodes, sizeof *seen);
-    uint32_t *todo = malloc(p->n_nodes * sizeof *todo), n = 0;
-    bool blind = seen && todo;
-    if (blind) todo[n++] = from, seen[from] = true;
+    uint32_t *stack = malloc(p->n_nodes * sizeof *stack), n = 0;
+    bool blind = seen && stack;
+    if (blind) stack[n++] = from, seen[from] = true;
     while (blind && n) {
-        uint32_t i = todo[--n];
+        uint32_t i = stack[--n];
         for (uint32_t j = 0; j < p->n_nodes && blind; j++) {
             const weir__node *d = &p->nodes[j];
             for (uint32_t k = 0; k < d->n_inputs; k++) {
                 if (d->in_node[k] != i || seen[j]) continue;
                 seen[j] = true;
                 if (!d->cls->watermark_blind) blind = false;
-                todo[n++] = j;
+                stack[n++] = j;
                 break;
             }
         }
     }
     free(seen);
-    free(todo);
+    free(stack);
     return blind;
 }
 

@@ -75,7 +75,7 @@
  * the operator's output watermark as it stood before the advance that fired them (the watermark
  * hold of §7). */
 #include "combine.h"
-#include "hot_slots.h"
+#include "hot_run.h"
 #include "timer_heap.h"
 #include "weir/error.h"
 
@@ -2091,17 +2091,6 @@ static inline uint64_t int_key_hash(const weir_value *v)
     return weir_value_hash(v, WEIR__KEY_SEED);
 }
 
-/* Caches key -> ptr and refreshes the loop's copies of the cache's fields (a put may grow it). */
-static inline void hot_put(combine *c, int64_t key, void *ptr, const hot_slot **hs, size_t *hmask,
-                           uint32_t *hshift, uint64_t *hgen)
-{
-    hot_slots_put(&c->hot, key, ptr);
-    *hs = c->hot.s;
-    *hmask = c->hot.cap - 1;
-    *hshift = c->hot.shift;
-    *hgen = c->hot.s ? hot_gen_tag(c->hot.gen) : 0;
-}
-
 /* The slice of time t as the fast sliding path needs it: [lo, hi) and the first window end
  * after it (where the key's timer must be at most). */
 static inline void fast_slice_at(combine *c, int64_t t)
@@ -2109,71 +2098,88 @@ static inline void fast_slice_at(combine *c, int64_t t)
     c->fslice_due = end_after(c, span_start(&c->fslice, t, c->slice, c->wf.offset));
 }
 
+/* What hot_slot_right needs of the run it checks. */
+typedef struct hot_ctx {
+    combine *c;
+    int64_t lo; /* the open span's start */
+    int kind;   /* FAST_FIXED or FAST_SLIDING */
+} hot_ctx;
+
 #ifndef NDEBUG
-/* Whether acc is what the table says a record of row's key at the open span [lo, ...) adds to:
- * the invariant of the hot slots, checked at every hit in debug builds. */
-static bool hot_slot_right(combine *c, const weir_value *row, const int64_t *acc, int64_t lo,
-                           int kind)
+/* Whether acc is what the table says a record of key kv at the open span adds to: the
+ * invariant of the hot slots, checked at every hit in debug builds (hot_run.h). */
+static bool hot_slot_right(const void *ctx, const weir_value *kv, const int64_t *acc)
 {
+    const hot_ctx *x = ctx;
+    combine *c = x->c;
+    const weir_value *row = kv - c->group[0];
     keyent *k = key_find(c, row, true, key_hash(c, row, true), false);
     if (!k || (c->snap_w && k->stamp != c->epoch)) return false;
-    if (kind == FAST_FIXED) {
+    if (x->kind == FAST_FIXED) {
         win *w = k->n_win ? key_wins(k)[k->n_win - 1] : NULL;
-        return w && win_cur(c, w) == acc && w->start == lo && w->pending &&
+        return w && win_cur(c, w) == acc && w->start == x->lo && w->pending &&
                !(w->flags & (W_ONTIME_DONE | W_CLOSED));
     }
     const int64_t *e = k->n_slices ? slice_entry(c, k, k->n_slices - 1) : NULL;
-    return e == acc && e[0] == lo && k->next_due <= c->fslice_due;
+    return e == acc && e[0] == x->lo && k->next_due <= c->fslice_due;
 }
+#define HOT_CHECK hot_slot_right
+#else
+#define HOT_CHECK NULL
 #endif
 
-/* The commonest case alone, in a loop of its own with few live values: rows [r, end) of b as
- * long as each is a hot slot's (its integer key cached in generation gen, its time in the open
- * span [lo, lo + width), the watermark not rising before it). Returns the first row it did not
- * take, or UINT32_MAX (after fail_nomem) when memory ran out.
- *
- * For a plan of one or two counts and sums (agg_shape_known), every test comes before any change:
- * a sum's value that is not an integer, or an integer sum about to overflow, ends the run at
- * that row, which then takes the loop's own path (agg_add_one spills or converts there). */
+/* The commonest case alone (hot_run.h): rows [r, end) of b as long as each is a hot slot's, its
+ * time in the open span [lo, lo + width), the watermark not rising before it. A slot leads to
+ * the block (FAST_FIXED) or to the slice entry: [start][rows][block] (FAST_SLIDING). For the
+ * plans of agg_shape_known, one function each: */
+#define COMBINE_HOT(suffix, np, shape)                                                             \
+    static __attribute__((noinline))                                                               \
+    uint32_t hot_fixed_##suffix(combine *c, const weir_batch *b, uint32_t r, uint32_t end,         \
+                                int64_t wm, int64_t lo, uint64_t width, const agg_step *plan)      \
+    {                                                                                              \
+        hot_ctx x = {c, lo, FAST_FIXED};                                                           \
+        return hot_run_rows(b, r, end, c->group[0], wm, lo, width, &c->hot, plan, np, shape, 0,    \
+                            -1, HOT_CHECK, &x);                                                    \
+    }                                                                                              \
+    static __attribute__((noinline))                                                               \
+    uint32_t hot_sliding_##suffix(combine *c, const weir_batch *b, uint32_t r, uint32_t end,       \
+                                  int64_t wm, int64_t lo, uint64_t width, const agg_step *plan)    \
+    {                                                                                              \
+        hot_ctx x = {c, lo, FAST_SLIDING};                                                         \
+        return hot_run_rows(b, r, end, c->group[0], wm, lo, width, &c->hot, plan, np, shape, 2, 1, \
+                            HOT_CHECK, &x);                                                        \
+    }
+HOT_RUN_PLANS(COMBINE_HOT)
+#undef COMBINE_HOT
+
+/* The same for every other plan (np steps, 0: agg_add), inline: the general adds, which may
+ * run out of memory (then UINT32_MAX, after fail_nomem). */
 static inline __attribute__((always_inline)) uint32_t
-hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,
-             uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint64_t hgen,
-             const agg_step *plan, const int kind, const uint32_t np, const uint32_t shape)
+hot_run(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,
+        uint64_t width, const agg_step *plan, const int kind, const uint32_t np,
+        const uint32_t shape)
 {
+    if (kind == FAST_FIXED)
+        HOT_RUN_PICK(np, shape, hot_fixed, c, b, r, end, wm, lo, width, plan);
+    else
+        HOT_RUN_PICK(np, shape, hot_sliding, c, b, r, end, wm, lo, width, plan);
     const agg_set *aggs = &c->cfg->aggs;
     const size_t nf = b->schema->n_fields;
-    const int64_t *restrict ts = b->ts, *restrict wms = b->wm;
-    const weir_value *kv = weir_batch_row(b, r) + c->group[0];
-    if (agg_shape_known(np, shape)) {
-        /* the steps' values, relative to the key's */
-        const ptrdiff_t v0 = (ptrdiff_t)plan[0].field - (ptrdiff_t)c->group[0];
-        const ptrdiff_t v1 = np > 1 ? (ptrdiff_t)plan[1].field - (ptrdiff_t)c->group[0] : 0;
-        AGG_ASSERT_KNOWN_OFFSETS(plan, np, shape);
-        /* one induction pointer (the row's event time) for the three streams: the watermark
-         * is at the same index in wms, the row nf values on per row */
-        const int64_t *tp = ts + r, *const te = ts + end;
-        const ptrdiff_t wd = wms - ts;
-        for (; tp < te; tp++, kv += nf) {
-            const int64_t t = *tp;
-            if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width)
-                break;
-            const uint64_t p = hot_slots_lookup(hs, hshift, hgen, kv->as.i);
-            if (p > HOT_PTR_MASK) break;
-            int64_t *acc = (int64_t *)(uintptr_t)p;
-            assert(hot_slot_right(c, kv - c->group[0], acc, lo, kind));
-            if (!agg_try_add_known(np, shape, kind == FAST_FIXED ? acc : acc + 2, kv, v0, v1))
-                break;
-            if (kind == FAST_SLIDING) acc[1]++;
-        }
-        return (uint32_t)(tp - ts);
-    }
-    const weir_value *row = kv - c->group[0];
-    for (; r < end; r++, row += nf, kv += nf) {
-        int64_t t = ts[r];
-        if (wms[r] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)t - (uint64_t)lo >= width) break;
-        int64_t *acc = hot_slots_find_in(hs, hmask, hshift, hgen, kv->as.i);
-        if (!acc) break;
-        assert(hot_slot_right(c, row, acc, lo, kind));
+    const hot_slot *hs = c->hot.s;
+    const uint32_t hshift = c->hot.shift;
+    const uint64_t tag = hot_gen_tag(c->hot.gen);
+    const weir_value *row = weir_batch_row(b, r);
+    hot_ctx x = {c, lo, kind};
+    (void)x;
+    for (; r < end; r++, row += nf) {
+        const weir_value *kv = &row[c->group[0]];
+        if (b->wm[r] > wm || kv->type != WEIR_TYPE_INT ||
+            (uint64_t)b->ts[r] - (uint64_t)lo >= width)
+            break;
+        const uint64_t p = hot_slots_lookup(hs, hshift, tag, kv->as.i);
+        if (p > HOT_PTR_MASK) break;
+        int64_t *acc = (int64_t *)(uintptr_t)p;
+        assert(hot_slot_right(&x, kv, acc));
         if (kind == FAST_SLIDING) acc[1]++;
         void *block = kind == FAST_FIXED ? acc : acc + 2;
         if (np ? agg_add_planned(aggs, plan, np, shape, block, row) : agg_add(aggs, block, row, 1))
@@ -2181,53 +2187,6 @@ hot_run_body(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t 
     }
     return r;
 }
-
-/* hot_run_body for the plans of agg_shape_known, each in a function of its own: apart from the
- * loop around it (fast_loop) the run has every register to itself, and nothing is spilled. */
-#define HOT_RUN_PARAMS                                                                             \
-    combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t wm, int64_t lo,             \
-        uint64_t width, const hot_slot *hs, size_t hmask, uint32_t hshift, uint64_t hgen,          \
-        const agg_step *plan
-#define HOT_RUN_ARGS c, b, r, end, wm, lo, width, hs, hmask, hshift, hgen, plan
-#define HOT_RUN_INSTANCE(name, kind, np, shape)                                                    \
-    static __attribute__((noinline)) uint32_t name(HOT_RUN_PARAMS)                                 \
-    {                                                                                              \
-        return hot_run_body(HOT_RUN_ARGS, kind, np, shape);                                        \
-    }
-#define HOT_RUN_INSTANCES(kind, k)                                                                 \
-    HOT_RUN_INSTANCE(hot_##k##_c, kind, 1, AGG_STEP_COUNT)                                         \
-    HOT_RUN_INSTANCE(hot_##k##_s, kind, 1, AGG_STEP_SUM)                                           \
-    HOT_RUN_INSTANCE(hot_##k##_cs, kind, 2, AGG_STEP_COUNT | AGG_STEP_SUM << 2)                    \
-    HOT_RUN_INSTANCE(hot_##k##_sc, kind, 2, AGG_STEP_SUM | AGG_STEP_COUNT << 2)                    \
-    HOT_RUN_INSTANCE(hot_##k##_ss, kind, 2, AGG_STEP_SUM | AGG_STEP_SUM << 2)
-HOT_RUN_INSTANCES(FAST_FIXED, fixed)
-HOT_RUN_INSTANCES(FAST_SLIDING, sliding)
-
-/* The run for kind, np and shape, constants where it is inlined: one of the instances above,
- * or the body inline for every other plan. */
-static inline __attribute__((always_inline)) uint32_t
-hot_run(HOT_RUN_PARAMS, const int kind, const uint32_t np, const uint32_t shape)
-{
-#define HOT_PICK(k)                                                                                \
-    do {                                                                                           \
-        if (np == 1 && shape == AGG_STEP_COUNT) return hot_##k##_c(HOT_RUN_ARGS);                  \
-        if (np == 1 && shape == AGG_STEP_SUM) return hot_##k##_s(HOT_RUN_ARGS);                    \
-        if (np == 2 && shape == (AGG_STEP_COUNT | AGG_STEP_SUM << 2))                              \
-            return hot_##k##_cs(HOT_RUN_ARGS);                                                     \
-        if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_COUNT << 2))                              \
-            return hot_##k##_sc(HOT_RUN_ARGS);                                                     \
-        if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_SUM << 2))                                \
-            return hot_##k##_ss(HOT_RUN_ARGS);                                                     \
-    } while (0)
-    if (kind == FAST_FIXED)
-        HOT_PICK(fixed);
-    else
-        HOT_PICK(sliding);
-#undef HOT_PICK
-    return hot_run_body(HOT_RUN_ARGS, kind, np, shape);
-}
-#undef HOT_RUN_INSTANCES
-#undef HOT_RUN_INSTANCE
 
 /* The loop, for one kind (FAST_FIXED or FAST_SLIDING) and a plan of np steps (0: none, the
  * aggregates are added by agg_add), both constants where it is instantiated (process_fast), so
@@ -2253,20 +2212,12 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
     unsigned shift;
     /* the hot slots (hot_slots.h), while the keys are few enough for them to stay in cache */
     const bool hot = c->n_keys <= HOT_MAX_KEYS;
-    const hot_slot *hs;
-    size_t hmask;
-    uint32_t hshift;
-    uint64_t hgen; /* the generation's tag (hot_gen_tag), 0 without slots */
 #define RELOAD()                                                                                   \
     do {                                                                                           \
         if (span->lo != c->hot_lo) { /* another open span: every cached block is another's */      \
             hot_slots_bump(&c->hot);                                                               \
             c->hot_lo = span->lo;                                                                  \
         }                                                                                          \
-        hs = c->hot.s;                                                                             \
-        hmask = c->hot.cap - 1;                                                                    \
-        hshift = c->hot.shift;                                                                     \
-        hgen = hs ? hot_gen_tag(c->hot.gen) : 0; /* 0: no slot is of it */                         \
         wm = c->wm;                                                                                \
         table = c->table;                                                                          \
         mask = c->table_cap - 1;                                                                   \
@@ -2286,9 +2237,8 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
             if (c->status) break;
             RELOAD();
         }
-        if (hot && hgen && width) {
-            uint32_t next = hot_run(c, b, r, end, wm, lo, width, hs, hmask, hshift, hgen, plan,
-                                    kind, np, shape);
+        if (hot && c->hot.s && width) {
+            uint32_t next = hot_run(c, b, r, end, wm, lo, width, plan, kind, np, shape);
             if (next == UINT32_MAX) return r;
             if (next != r) { /* row next is not the run's: its watermark first (the loop's top) */
                 TEST_COUNT(c, hot, next - r);
@@ -2320,7 +2270,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                     /* until the generation moves on or the key takes the general path, its
                      * next records are the same case: w is its last window, open, on time,
                      * pending, written by this snapshot (key_changing) */
-                    if (hot) hot_put(c, kv->as.i, block, &hs, &hmask, &hshift, &hgen);
+                    if (hot) hot_slots_put(&c->hot, kv->as.i, block);
                     continue;
                 }
             } else {
@@ -2336,7 +2286,7 @@ fast_loop(combine *c, const weir_batch *b, uint32_t r, uint32_t end, int64_t now
                         if (c->status) return r + 1;
                     }
                     /* likewise: e is its last slice, the one open, its timer at most due */
-                    if (hot) hot_put(c, kv->as.i, e, &hs, &hmask, &hshift, &hgen);
+                    if (hot) hot_slots_put(&c->hot, kv->as.i, e);
                     continue;
                 }
             }

@@ -32,7 +32,7 @@
  * are then combined from partial sums, so they may differ from a sum in arrival order in the
  * last bits, as in every engine that combines partial aggregates. */
 #include "combine.h"
-#include "hot_slots.h"
+#include "hot_run.h"
 #include "weir/error.h"
 
 #include <assert.h>
@@ -420,69 +420,50 @@ static inline void lift_hot_put(lift *l, const lslice *s, int64_t key, char *e)
     hot_slots_put(&l->hot, key, e);
 }
 
-/* The commonest case alone (as combine.c's hot_run): rows [r, end) of b as long as each has an
- * integer key cached for slice s (which must be the cache's), its time in s, the watermark not
- * rising before it, and a plan of np steps of shape (agg_shape_known) to add by integers only.
- * Returns the first row it did not take. */
-static inline __attribute__((always_inline)) uint32_t
-lift_hot_run(lift *l, const weir_batch *b, uint32_t r, uint32_t end, const lslice *s,
-             const agg_step *plan, const uint32_t np, const uint32_t shape)
+/* What lift_hot_right needs of the run it checks. */
+typedef struct lift_hot_ctx {
+    const lift *l;
+    const lslice *s;
+} lift_hot_ctx;
+
+#ifndef NDEBUG
+/* Whether e is the entry of key kv in the run's slice (checked at every hit, hot_run.h). */
+static bool lift_hot_right(const void *ctx, const weir_value *kv, const int64_t *e)
 {
-    const size_t nf = b->schema->n_fields, boff = (E_KEY * 8 + sizeof(weir_value)) / 8;
-    const int32_t g = l->cfg->group[0];
-    const ptrdiff_t v0 = plan[0].field - g, v1 = np > 1 ? plan[1].field - g : 0;
-    const int64_t wm = l->wm, lo = s->start;
-    const uint64_t width = (uint64_t)s->end - (uint64_t)s->start;
-    const hot_slot *hs = l->hot.s;
-    const uint32_t hshift = l->hot.shift;
-    const uint64_t tag = hot_gen_tag(l->hot.gen);
-    AGG_ASSERT_KNOWN_OFFSETS(plan, np, shape);
-    const int64_t *tp = b->ts + r, *const te = b->ts + end;
-    const ptrdiff_t wd = b->wm - b->ts;
-    const weir_value *kv = b->values + (size_t)r * nf + g;
-    for (; tp < te; tp++, kv += nf) {
-        if (tp[wd] > wm || kv->type != WEIR_TYPE_INT || (uint64_t)*tp - (uint64_t)lo >= width)
-            break;
-        const uint64_t p = hot_slots_lookup(hs, hshift, tag, kv->as.i);
-        if (p > HOT_PTR_MASK) break;
-        int64_t *e = (int64_t *)(uintptr_t)p;
-        assert(e[E_HASH] == (int64_t)weir_value_hash(kv, WEIR__KEY_SEED) &&
-               (char *)e >= s->entries && (char *)e < s->entries + (size_t)s->n * l->esize);
-        if (!agg_try_add_known(np, shape, e + boff, kv, v0, v1)) break;
-        e[E_RECORDS]++;
-    }
-    return (uint32_t)(tp - b->ts);
+    const lift_hot_ctx *x = ctx;
+    const char *first = x->s->entries, *end = first + (size_t)x->s->n * x->l->esize;
+    return e[E_HASH] == (int64_t)weir_value_hash(kv, WEIR__KEY_SEED) && (const char *)e >= first &&
+           (const char *)e < end;
 }
+#define LIFT_HOT_CHECK lift_hot_right
+#else
+#define LIFT_HOT_CHECK NULL
+#endif
 
-/* lift_hot_run for each plan of agg_shape_known, in a function of its own (its own registers,
- * as combine.c's hot runs), and the pick of one for constants np and shape. */
-#define LIFT_HOT_INSTANCE(name, np, shape)                                                         \
-    static __attribute__((noinline)) uint32_t name(lift *l, const weir_batch *b, uint32_t r,       \
-                                                   uint32_t end, const lslice *s,                  \
-                                                   const agg_step *plan)                           \
+/* The commonest case alone (hot_run.h): rows [r, end) of b as long as each has an integer key
+ * cached for slice s (which must be the cache's), its time in s, the watermark not rising
+ * before it. An entry: hash, records, the key's value, the block. One function per plan of
+ * agg_shape_known: */
+#define LIFT_HOT(suffix, np, shape)                                                                \
+    static __attribute__((noinline))                                                               \
+    uint32_t lift_hot_##suffix(lift *l, const weir_batch *b, uint32_t r, uint32_t end,             \
+                               const lslice *s, const agg_step *plan)                              \
     {                                                                                              \
-        return lift_hot_run(l, b, r, end, s, plan, np, shape);                                     \
+        lift_hot_ctx x = {l, s};                                                                   \
+        return hot_run_rows(b, r, end, l->cfg->group[0], l->wm, s->start,                          \
+                            (uint64_t)s->end - (uint64_t)s->start, &l->hot, plan, np, shape,       \
+                            (E_KEY * 8 + sizeof(weir_value)) / 8, E_RECORDS, LIFT_HOT_CHECK, &x);  \
     }
-LIFT_HOT_INSTANCE(lift_hot_c, 1, AGG_STEP_COUNT)
-LIFT_HOT_INSTANCE(lift_hot_s, 1, AGG_STEP_SUM)
-LIFT_HOT_INSTANCE(lift_hot_cs, 2, AGG_STEP_COUNT | AGG_STEP_SUM << 2)
-LIFT_HOT_INSTANCE(lift_hot_sc, 2, AGG_STEP_SUM | AGG_STEP_COUNT << 2)
-LIFT_HOT_INSTANCE(lift_hot_ss, 2, AGG_STEP_SUM | AGG_STEP_SUM << 2)
-#undef LIFT_HOT_INSTANCE
+HOT_RUN_PLANS(LIFT_HOT)
+#undef LIFT_HOT
 
+/* The run for the plan np, shape (constants where inlined); none for other plans. */
 static inline __attribute__((always_inline)) uint32_t
 lift_hot(lift *l, const weir_batch *b, uint32_t r, uint32_t end, const lslice *s,
          const agg_step *plan, const uint32_t np, const uint32_t shape)
 {
-    if (np == 1 && shape == AGG_STEP_COUNT) return lift_hot_c(l, b, r, end, s, plan);
-    if (np == 1 && shape == AGG_STEP_SUM) return lift_hot_s(l, b, r, end, s, plan);
-    if (np == 2 && shape == (AGG_STEP_COUNT | AGG_STEP_SUM << 2))
-        return lift_hot_cs(l, b, r, end, s, plan);
-    if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_COUNT << 2))
-        return lift_hot_sc(l, b, r, end, s, plan);
-    if (np == 2 && shape == (AGG_STEP_SUM | AGG_STEP_SUM << 2))
-        return lift_hot_ss(l, b, r, end, s, plan);
-    return r; /* (not a plan of agg_shape_known: no run) */
+    HOT_RUN_PICK(np, shape, lift_hot, l, b, r, end, s, plan);
+    return r;
 }
 
 /* Rows [r, end) of b (no mark among them), for a plan of np steps (0: agg_add) of the given

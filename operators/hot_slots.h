@@ -74,22 +74,8 @@ static inline uint64_t hot_gen_tag(uint32_t gen)
     return (uint64_t)gen << HOT_TAG_SHIFT;
 }
 
-/* The pointer cached for key in the generation of tag (hot_gen_tag), or NULL. s, mask, shift
- * and tag are the cache's, passed so that a loop can keep them in registers. */
-static inline void *hot_slots_find_in(const hot_slot *s, size_t mask, uint32_t shift, uint64_t tag,
-                                      int64_t key)
-{
-    for (size_t j = hot_home(key, shift);; j = (j + 1) & mask) {
-        /* an empty slot holds key 0, tagged 0: a match there is "absent" too */
-        if (s[j].key == key) {
-            uint64_t p = s[j].tagged ^ tag;
-            return p <= HOT_PTR_MASK ? (void *)(uintptr_t)p : NULL;
-        }
-        if (s[j].tagged == 0) return NULL;
-    }
-}
-
-/* hot_slots_find_in for a loop's straight path: the home slot's hit first, the probe off it.
+/* The pointer cached for key in the generation of tag (hot_gen_tag), for a loop's straight
+ * path: the home slot's hit first, the probe off it.
  * Returns the pointer as an integer when key is cached (at most HOT_PTR_MASK), else a value
  * above HOT_PTR_MASK, so that a hit costs one compare and no test for NULL. */
 static inline __attribute__((always_inline)) uint64_t
