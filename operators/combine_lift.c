@@ -77,10 +77,9 @@ typedef struct lift {
     bool idle_out;
     int64_t idle_wm;
     /* one-integer keys: key -> its entry in hot_slice (hot_slots.h), valid while that slice is
-     * open and its entries where they were (hot_entries: a realloc moves them) */
+     * open and its entries stay where they are (closing it or moving them sets it NULL) */
     hot_slots hot;
     const lslice *hot_slice;
-    const char *hot_entries;
 } lift;
 
 enum { E_HASH = 0, E_RECORDS = 1, E_KEY = 2 }; /* 8-byte words of an entry, then ng values */
@@ -355,6 +354,7 @@ static char *entry_of(lift *l, lslice *s, const weir_value *row)
     }
     if (s->n == s->cap) {
         uint32_t cap = s->cap ? 2 * s->cap : 64;
+        if (l->hot_slice == s) l->hot_slice = NULL; /* its entries may move */
         char *ne = realloc(s->entries, (size_t)cap * l->esize);
         if (!ne) return NULL;
         s->entries = ne;
@@ -409,13 +409,12 @@ static lslice *slice_of(lift *l, const weir_value *row, int64_t t)
 }
 
 /* Caches key -> e, an entry of slice s: a new generation first when the cache was of another
- * slice or of s's entries before they moved. */
+ * slice, or of s before its entries moved (entry_of) or it closed (close_first). */
 static inline void lift_hot_put(lift *l, const lslice *s, int64_t key, char *e)
 {
-    if (l->hot_slice != s || l->hot_entries != s->entries) {
+    if (l->hot_slice != s) {
         hot_slots_bump(&l->hot);
         l->hot_slice = s;
-        l->hot_entries = s->entries;
     }
     hot_slots_put(&l->hot, key, e);
 }
@@ -498,7 +497,7 @@ static inline __attribute__((always_inline)) uint32_t lift_rows(lift *l, const w
                 continue; /* sent on alone */
             }
         }
-        if (hot && s == l->hot_slice && s->entries == l->hot_entries && l->hot.s) {
+        if (hot && s == l->hot_slice && l->hot.s) {
             uint32_t next = lift_hot(l, b, r, end, s, plan, np, shape);
             if (next != r) { /* row next is not the run's: its watermark and slice first */
                 r = next - 1;
