@@ -119,14 +119,16 @@ for i in $(seq 40); do # the 40th run is let finish (a slow build, e.g. the sani
   pid=$!
   pids+=("$pid")
   # each run is let commit a transaction of its own (so every run makes progress), then killed
-  # at a random moment up to 0.1 s later: while producing, committing, or between
+  # at a random moment up to 10 ms later (the checkpoints come every 20 ms): while producing,
+  # committing, or between. (With 0.1 s, a release build's resumed run could finish first: the
+  # whole pipeline takes about 0.2 s.)
   before=$(cat "$tmp/ck2"/kafka-txn-*.log 2>/dev/null | wc -l)
-  for _ in $(seq 500); do
+  for _ in $(seq 2000); do
     [ "$(cat "$tmp/ck2"/kafka-txn-*.log 2>/dev/null | wc -l)" -gt "$before" ] && break
     kill -0 "$pid" 2>/dev/null || break
-    sleep 0.02
+    sleep 0.005
   done
-  sleep "0.0$((RANDOM % 10))"
+  sleep "0.00$((RANDOM % 10))"
   if [ "$i" -lt 40 ] && kill -9 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null
     kills=$((kills + 1))
